@@ -1,0 +1,66 @@
+# Raylane: `make up` runs the whole system on this machine; `make test` runs the whole test suite.
+# Both create .venv and install what they need first; installs are skipped while requirements are unchanged.
+
+PYTHON ?= $(shell command -v python3.11 || command -v python3)
+VENV := .venv
+BIN := $(CURDIR)/$(VENV)/bin
+export PATH := $(BIN):$(PATH)
+export PIP_DISABLE_PIP_VERSION_CHECK := 1
+WEB_HOST ?= 127.0.0.1
+WEB_PORT ?= 8000
+export RAYLANE_WEB_HOST := $(WEB_HOST)
+export RAYLANE_WEB_PORT := $(WEB_PORT)
+
+.PHONY: up test install install-dev services migrate lint format clean help
+
+help:
+	@echo "make up     start everything (Postgres/Redis checked, database migrated, web, worker, beat)"
+	@echo "make test   run the whole test suite"
+	@echo "make lint   ruff check + format check"
+
+$(VENV)/bin/python:
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+
+$(VENV)/.installed: requirements.txt $(VENV)/bin/python
+	$(BIN)/pip install --quiet -r requirements.txt
+	touch $@
+
+$(VENV)/.installed-dev: requirements.txt requirements-dev.txt requirements-torch.txt $(VENV)/.installed
+	$(BIN)/pip install --quiet -r requirements-dev.txt -r requirements-torch.txt
+	touch $@
+
+install: $(VENV)/.installed
+
+install-dev: $(VENV)/.installed-dev
+
+services: install
+	$(BIN)/python scripts/check_services.py
+
+migrate: services
+	$(BIN)/python manage.py migrate --no-input
+
+up: migrate
+	$(BIN)/python manage.py collectstatic --no-input --verbosity 0
+	@mkdir -p var
+	@echo "----------------------------------------------------------------------"
+	@$(BIN)/python manage.py demo_admin
+	@echo "console:  http://$(WEB_HOST):$(WEB_PORT)/admin/"
+	@echo "API docs: http://$(WEB_HOST):$(WEB_PORT)/api/docs/"
+	@echo "----------------------------------------------------------------------"
+	$(BIN)/honcho start -f Procfile
+
+test: install-dev
+	$(BIN)/python scripts/check_services.py
+	$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+lint: install-dev
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+format: install-dev
+	$(BIN)/ruff format .
+	$(BIN)/ruff check --fix .
+
+clean:
+	rm -rf $(VENV) var/static var/test-artifacts .pytest_cache

@@ -1,0 +1,234 @@
+from django.contrib.auth import authenticate, login, logout
+from django.db import models, transaction
+from django.db.models import ProtectedError, Q, QuerySet
+from django.shortcuts import get_object_or_404
+from drf_spectacular.utils import extend_schema
+from rest_framework import mixins, permissions, status, viewsets
+from rest_framework.exceptions import AuthenticationFailed, PermissionDenied
+from rest_framework.request import Request
+from rest_framework.response import Response
+from rest_framework.throttling import ScopedRateThrottle
+from rest_framework.views import APIView
+
+from controlplane.api.exceptions import Conflict
+from controlplane.api.permissions import require_role
+from controlplane.api.viewsets import client_ip, jsonable
+
+from ..choices import AuditAction, Role
+from ..filtersets import AuditEntryFilterSet
+from ..models import ApiToken, AuditEntry, Membership, Team
+from ..selectors import team_ids_for
+from ..services import audit_record, token_create, token_revoke
+from .serializers import (
+    ApiTokenCreatedSerializer,
+    ApiTokenSerializer,
+    AuditEntrySerializer,
+    LoginSerializer,
+    MembershipSerializer,
+    MembershipUpdateSerializer,
+    TeamSerializer,
+    UserSerializer,
+)
+
+
+class IsSiteAdminForWrites(permissions.IsAuthenticated):
+    def has_permission(self, request, view) -> bool:  # type: ignore[no-untyped-def]
+        if not super().has_permission(request, view):
+            return False
+        if request.method in permissions.SAFE_METHODS or view.action in ("update", "partial_update"):
+            return True
+        return request.user.is_superuser
+
+
+class TeamViewSet(viewsets.ModelViewSet):
+    """Teams you belong to. Site admins create and delete teams; team admins rename theirs."""
+
+    serializer_class = TeamSerializer
+    permission_classes = [IsSiteAdminForWrites]
+    lookup_field = "slug"
+    lookup_value_regex = "[a-z0-9-]+"
+    search_fields = ["slug", "name"]
+    ordering_fields = ["slug", "created_at"]
+
+    def get_queryset(self) -> QuerySet:
+        ids = team_ids_for(self.request.user)
+        teams = Team.objects.prefetch_related("memberships")
+        return teams if ids is None else teams.filter(pk__in=ids)
+
+    def perform_create(self, serializer: TeamSerializer) -> None:
+        with transaction.atomic():
+            team = serializer.save()
+            Membership.objects.create(team=team, user=self.request.user, role=Role.ADMIN)
+            audit(self.request, AuditAction.CREATE, team, team, jsonable(serializer.validated_data))
+
+    def perform_update(self, serializer: TeamSerializer) -> None:
+        require_role(self.request.user, serializer.instance, Role.ADMIN)
+        with transaction.atomic():
+            team = serializer.save()
+            audit(self.request, AuditAction.UPDATE, team, team, jsonable(serializer.validated_data))
+
+    def perform_destroy(self, instance: Team) -> None:
+        with transaction.atomic():
+            audit(self.request, AuditAction.DELETE, instance, instance, {})
+            try:
+                instance.delete()
+            except ProtectedError as exc:
+                raise Conflict(f"team '{instance}' still owns models, deployments or policies") from exc
+
+
+class MembershipViewSet(viewsets.ModelViewSet):
+    """Members of one team and their roles. Team admins manage them; a team always keeps one admin."""
+
+    http_method_names = ["get", "post", "patch", "delete", "head", "options"]
+    ordering_fields = ["created_at", "user__username"]
+
+    def get_team(self) -> Team:
+        if not hasattr(self, "_team"):
+            ids = team_ids_for(self.request.user)
+            teams = Team.objects.all() if ids is None else Team.objects.filter(pk__in=ids)
+            self._team = get_object_or_404(teams, slug=self.kwargs["team_slug"])
+        return self._team
+
+    def get_queryset(self) -> QuerySet:
+        if getattr(self, "swagger_fake_view", False):
+            return Membership.objects.none()
+        return Membership.objects.filter(team=self.get_team()).select_related("user", "team")
+
+    def get_serializer_class(self):  # type: ignore[no-untyped-def]
+        return MembershipUpdateSerializer if self.action in ("update", "partial_update") else MembershipSerializer
+
+    def check_permissions(self, request: Request) -> None:
+        super().check_permissions(request)
+        if request.method not in permissions.SAFE_METHODS:
+            require_role(request.user, self.get_team(), Role.ADMIN)
+
+    def perform_create(self, serializer: MembershipSerializer) -> None:
+        team = self.get_team()
+        if Membership.objects.filter(team=team, user=serializer.validated_data["user"]).exists():
+            raise Conflict(f"{serializer.validated_data['user']} is already a member of '{team}'", field="user")
+        with transaction.atomic():
+            membership = serializer.save(team=team)
+            audit(self.request, AuditAction.CREATE, membership, team, jsonable(serializer.validated_data))
+
+    def perform_update(self, serializer: MembershipSerializer) -> None:
+        with transaction.atomic():
+            team = Team.objects.select_for_update().get(pk=self.get_team().pk)
+            before = serializer.instance.role
+            membership = serializer.save()
+            keep_an_admin(team)
+            audit(self.request, AuditAction.UPDATE, membership, team, {"role": {"from": before, "to": membership.role}})
+
+    def perform_destroy(self, instance: Membership) -> None:
+        with transaction.atomic():
+            team = Team.objects.select_for_update().get(pk=self.get_team().pk)
+            audit(self.request, AuditAction.DELETE, instance, team, {"user": instance.user.username})
+            instance.delete()
+            keep_an_admin(team)
+
+
+def keep_an_admin(team: Team) -> None:
+    if not team.memberships.filter(role=Role.ADMIN).exists():
+        raise Conflict(f"team '{team}' must keep at least one admin")
+
+
+def audit(request: Request, action: str, target: models.Model, team: Team | None, changes: dict) -> None:
+    audit_record(
+        actor=request.user, action=action, target=target, team=team, changes=changes, remote_addr=client_ip(request)
+    )
+
+
+class ApiTokenViewSet(
+    mixins.ListModelMixin,
+    mixins.RetrieveModelMixin,
+    mixins.CreateModelMixin,
+    mixins.DestroyModelMixin,
+    viewsets.GenericViewSet,
+):
+    """Your own API tokens. The key is returned once, at creation; DELETE revokes a token."""
+
+    serializer_class = ApiTokenSerializer
+    ordering_fields = ["created_at", "expires_at", "name"]
+    search_fields = ["name"]
+    throttle_scope = "auth"
+
+    def get_queryset(self) -> QuerySet:
+        if getattr(self, "swagger_fake_view", False):
+            return ApiToken.objects.none()
+        return ApiToken.objects.filter(user=self.request.user)
+
+    def get_throttles(self):  # type: ignore[no-untyped-def]
+        return [ScopedRateThrottle()] if self.action == "create" else super().get_throttles()
+
+    @extend_schema(responses={201: ApiTokenCreatedSerializer})
+    def create(self, request: Request, *args, **kwargs) -> Response:  # type: ignore[no-untyped-def]
+        if isinstance(request.auth, ApiToken) and not request.user.is_superuser:
+            raise PermissionDenied("Create tokens from a logged-in session, not with another token.")
+        serializer = self.get_serializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        token, key = token_create(
+            user=request.user,
+            name=serializer.validated_data["name"],
+            expires_in_days=serializer.validated_data.get("expires_in_days"),
+        )
+        token.key = key
+        return Response(ApiTokenCreatedSerializer(token).data, status=status.HTTP_201_CREATED)
+
+    def perform_destroy(self, instance: ApiToken) -> None:
+        token_revoke(token=instance, actor=self.request.user)
+
+
+class LoginView(APIView):
+    """Start a browser session. Throttled per client address."""
+
+    permission_classes = [permissions.AllowAny]
+    authentication_classes: list = []
+    throttle_classes = [ScopedRateThrottle]
+    throttle_scope = "auth"
+
+    @extend_schema(request=LoginSerializer, responses={200: UserSerializer})
+    def post(self, request: Request) -> Response:
+        credentials = LoginSerializer(data=request.data)
+        credentials.is_valid(raise_exception=True)
+        user = authenticate(request, **credentials.validated_data)
+        if user is None:
+            audit_record(
+                actor=None,
+                action=AuditAction.LOGIN_FAILED,
+                target_type="auth.user",
+                target_repr=credentials.validated_data["username"][:150],
+                remote_addr=client_ip(request),
+            )
+            raise AuthenticationFailed("Wrong username or password.")
+        login(request._request, user)
+        audit_record(actor=user, action=AuditAction.LOGIN, target=user, remote_addr=client_ip(request))
+        return Response(UserSerializer(user).data)
+
+
+class LogoutView(APIView):
+    @extend_schema(request=None, responses={204: None})
+    def post(self, request: Request) -> Response:
+        audit_record(actor=request.user, action=AuditAction.LOGOUT, target=request.user, remote_addr=client_ip(request))
+        logout(request._request)
+        return Response(status=status.HTTP_204_NO_CONTENT)
+
+
+class MeView(APIView):
+    @extend_schema(responses={200: UserSerializer})
+    def get(self, request: Request) -> Response:
+        return Response(UserSerializer(request.user).data)
+
+
+class AuditEntryViewSet(viewsets.ReadOnlyModelViewSet):
+    """The audit log, newest first. You see your teams' entries and your own; site admins see everything."""
+
+    serializer_class = AuditEntrySerializer
+    filterset_class = AuditEntryFilterSet
+    ordering_fields = ["at", "id"]
+    search_fields = ["target_repr", "actor_username"]
+
+    def get_queryset(self) -> QuerySet:
+        entries = AuditEntry.objects.all()
+        ids = team_ids_for(self.request.user)
+        if ids is None:
+            return entries
+        return entries.filter(Q(team_id__in=ids) | Q(actor_id=self.request.user.pk))

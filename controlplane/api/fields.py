@@ -1,0 +1,51 @@
+"""Serializer fields shared by every app."""
+
+import json
+from typing import Any
+
+from rest_framework import serializers
+
+from controlplane.accounts.models import Team
+from controlplane.accounts.selectors import team_ids_for
+
+
+def contains_nul(value: Any) -> bool:
+    if isinstance(value, str):
+        return "\x00" in value
+    if isinstance(value, dict):
+        return any(contains_nul(k) or contains_nul(v) for k, v in value.items())
+    if isinstance(value, list):
+        return any(contains_nul(item) for item in value)
+    return False
+
+
+class SafeJSONField(serializers.JSONField):
+    """A JSON object PostgreSQL can store (no NUL characters) and of bounded size."""
+
+    def __init__(self, *, max_bytes: int = 64 * 1024, require_object: bool = True, **kwargs: Any) -> None:
+        self.max_bytes = max_bytes
+        self.require_object = require_object
+        super().__init__(**kwargs)
+
+    def to_internal_value(self, data: Any) -> Any:
+        value = super().to_internal_value(data)
+        if self.require_object and not isinstance(value, dict):
+            raise serializers.ValidationError("Must be a JSON object.")
+        if contains_nul(value):
+            raise serializers.ValidationError("Must not contain NUL (\\u0000) characters.")
+        if len(json.dumps(value)) > self.max_bytes:
+            raise serializers.ValidationError(f"Must be at most {self.max_bytes} bytes of JSON.")
+        return value
+
+
+class TeamField(serializers.SlugRelatedField):
+    """A team by slug, limited to the teams the requesting user belongs to."""
+
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(slug_field="slug", **kwargs)
+
+    def get_queryset(self):  # type: ignore[no-untyped-def]
+        request = self.context.get("request")
+        ids = team_ids_for(request.user) if request else []
+        queryset = Team.objects.all()
+        return queryset if ids is None else queryset.filter(pk__in=ids)

@@ -1,0 +1,162 @@
+from django.db.models import QuerySet
+from django.http import FileResponse
+from django.shortcuts import get_object_or_404
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiResponse, extend_schema, extend_schema_view
+from rest_framework import mixins, status, viewsets
+from rest_framework.decorators import action
+from rest_framework.request import Request
+from rest_framework.response import Response
+from rest_framework.throttling import ScopedRateThrottle
+
+from controlplane.accounts.choices import Role
+from controlplane.accounts.selectors import scope_to_teams
+from controlplane.api.permissions import require_role
+from controlplane.api.viewsets import TeamOwnedViewSet, client_ip
+
+from .. import services
+from ..filtersets import ModelFilterSet, ModelVersionFilterSet
+from ..models import Model, ModelVersion
+from ..storage import artifact_path
+from .serializers import (
+    ModelSerializer,
+    ModelUpdateSerializer,
+    ModelVersionSerializer,
+    ModelVersionTrustSerializer,
+    ModelVersionUploadSerializer,
+)
+
+
+class ModelViewSet(TeamOwnedViewSet):
+    queryset = Model.objects.select_related("team", "owner").prefetch_related("versions")
+    serializer_class = ModelSerializer
+    filterset_class = ModelFilterSet
+    lookup_field = "name"
+    lookup_value_regex = "[a-z0-9-]+"
+    search_fields = ["name", "description", "tags"]
+    ordering_fields = ["name", "created_at", "updated_at"]
+    action_roles = {"destroy": Role.ADMIN}
+
+    def get_serializer_class(self):  # type: ignore[no-untyped-def]
+        return ModelUpdateSerializer if self.action in ("update", "partial_update") else ModelSerializer
+
+    def extra_create_fields(self, serializer):  # type: ignore[no-untyped-def]
+        return {"owner": self.request.user}
+
+    def destroy_instance(self, instance: Model) -> None:
+        services.model_delete(model=instance, user=self.request.user, remote_addr=client_ip(self.request))
+
+    def perform_destroy(self, instance: Model) -> None:
+        self.destroy_instance(instance)  # model_delete writes its own audit entry
+
+
+@extend_schema_view(
+    list=extend_schema(summary="List a model's versions"),
+    retrieve=extend_schema(summary="One version"),
+)
+class ModelVersionViewSet(
+    mixins.ListModelMixin,
+    mixins.RetrieveModelMixin,
+    mixins.UpdateModelMixin,
+    mixins.DestroyModelMixin,
+    viewsets.GenericViewSet,
+):
+    """Versions of one model, addressed by number. Upload creates the next number."""
+
+    serializer_class = ModelVersionSerializer
+    filterset_class = ModelVersionFilterSet
+    lookup_field = "version"
+    lookup_value_regex = "[0-9]{1,9}"
+    ordering_fields = ["version", "created_at"]
+    search_fields = ["filename", "artifact__sha256"]
+    http_method_names = ["get", "post", "patch", "delete", "head", "options"]
+
+    def get_model(self) -> Model:
+        if not hasattr(self, "_model"):
+            models = scope_to_teams(Model.objects.select_related("team"), self.request.user)
+            self._model = get_object_or_404(models, name=self.kwargs["model_name"])
+        return self._model
+
+    def get_queryset(self) -> QuerySet:
+        if getattr(self, "swagger_fake_view", False):
+            return ModelVersion.objects.none()
+        return ModelVersion.objects.filter(model=self.get_model()).select_related(
+            "model", "artifact", "created_by", "trusted_by"
+        )
+
+    @extend_schema(
+        summary="Upload a new version",
+        request={"multipart/form-data": ModelVersionUploadSerializer},
+        responses={201: ModelVersionSerializer, 400: OpenApiResponse(description="The file is not a usable model")},
+    )
+    def create(self, request: Request, *args, **kwargs) -> Response:  # type: ignore[no-untyped-def]
+        model = self.get_model()
+        require_role(request.user, model.team, Role.DEPLOYER)
+        upload = ModelVersionUploadSerializer(data=request.data)
+        upload.is_valid(raise_exception=True)
+        version = services.version_upload(
+            model=model,
+            upload=upload.validated_data["artifact"],
+            user=request.user,
+            metadata=upload.validated_data.get("metadata"),
+            signature=upload.validated_data.get("signature"),
+            remote_addr=client_ip(request),
+        )
+        return Response(ModelVersionSerializer(version).data, status=status.HTTP_201_CREATED)
+
+    def get_throttles(self):  # type: ignore[no-untyped-def]
+        if self.action == "create":
+            self.throttle_scope = "upload"
+            return [ScopedRateThrottle()]
+        return super().get_throttles()
+
+    @extend_schema(summary="Update a version's metadata")
+    def partial_update(self, request: Request, *args, **kwargs) -> Response:  # type: ignore[no-untyped-def]
+        version = self.get_object()
+        require_role(request.user, version.model.team, Role.DEPLOYER)
+        return super().partial_update(request, *args, **kwargs)
+
+    def perform_update(self, serializer) -> None:  # type: ignore[no-untyped-def]
+        services.version_update_metadata(
+            version=serializer.instance,
+            metadata=serializer.validated_data.get("metadata", serializer.instance.metadata),
+            user=self.request.user,
+            remote_addr=client_ip(self.request),
+        )
+
+    @extend_schema(summary="Delete a version that is not deployed", responses={204: None, 409: OpenApiTypes.OBJECT})
+    def destroy(self, request: Request, *args, **kwargs) -> Response:  # type: ignore[no-untyped-def]
+        version = self.get_object()
+        require_role(request.user, version.model.team, Role.DEPLOYER)
+        services.version_delete(version=version, user=request.user, remote_addr=client_ip(request))
+        return Response(status=status.HTTP_204_NO_CONTENT)
+
+    @extend_schema(
+        summary="Download the artifact",
+        responses={(200, "application/octet-stream"): OpenApiTypes.BINARY},
+    )
+    @action(detail=True, methods=["get"])
+    def download(self, request: Request, *args, **kwargs) -> FileResponse:  # type: ignore[no-untyped-def]
+        version = self.get_object()
+        response = FileResponse(artifact_path(version.sha256).open("rb"), as_attachment=True, filename=version.filename)
+        response["X-Raylane-SHA256"] = version.sha256
+        return response
+
+    @extend_schema(
+        summary="Mark a version trusted (admins only): pickle, joblib and Python packages deploy only when trusted",
+        request=ModelVersionTrustSerializer,
+        responses={200: ModelVersionSerializer},
+    )
+    @action(detail=True, methods=["post"])
+    def trust(self, request: Request, *args, **kwargs) -> Response:  # type: ignore[no-untyped-def]
+        version = self.get_object()
+        require_role(request.user, version.model.team, Role.ADMIN)
+        decision = ModelVersionTrustSerializer(data=request.data)
+        decision.is_valid(raise_exception=True)
+        version = services.version_set_trusted(
+            version=version,
+            trusted=decision.validated_data["trusted"],
+            user=request.user,
+            remote_addr=client_ip(request),
+        )
+        return Response(ModelVersionSerializer(version).data)

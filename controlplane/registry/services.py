@@ -1,0 +1,212 @@
+"""Writes for the registry: version uploads, trust decisions, deletions."""
+
+import time
+from pathlib import Path
+from typing import Any
+
+from django.contrib.auth.models import AbstractBaseUser
+from django.db import models, transaction
+from django.db.models import Max, ProtectedError
+from django.utils import timezone
+
+from controlplane.accounts.choices import AuditAction
+from controlplane.accounts.services import audit_record
+from controlplane.api.exceptions import Conflict
+
+from .choices import ValidationStatus
+from .models import Artifact, Model, ModelVersion
+from .storage import artifact_discard, artifact_path, artifact_root, artifact_store, incoming_dir
+from .uploads import HashedUploadedFile
+from .validation import ArtifactRejected, ValidationResult, artifact_validate
+
+
+def version_upload(
+    *,
+    model: Model,
+    upload: HashedUploadedFile,
+    user: AbstractBaseUser,
+    metadata: dict[str, Any] | None = None,
+    signature: dict[str, Any] | None = None,
+    remote_addr: str | None = None,
+) -> ModelVersion:
+    """Validate an upload, store its bytes once under their sha256, and record it as the model's next version."""
+    temp_path = Path(upload.temporary_file_path())
+    result = artifact_validate(path=temp_path, filename=upload.name, size=upload.size)
+    with transaction.atomic():
+        model = Model.objects.select_for_update().get(pk=model.pk)
+        artifact, _ = Artifact.objects.get_or_create(sha256=upload.sha256, defaults={"size": upload.size})
+        # Moved in before commit: if the transaction fails, the orphan file is collected by the periodic sweep,
+        # whereas the other order could commit a row whose bytes are missing.
+        deduplicated = not artifact_store(temp_path, upload.sha256)
+        number = (model.versions.aggregate(top=Max("version"))["top"] or 0) + 1
+        version = ModelVersion.objects.create(
+            model=model,
+            version=number,
+            artifact=artifact,
+            filename=Path(upload.name).name[:255],
+            metadata=metadata or {},
+            created_by=user,
+            **validation_fields(result, signature_override=signature),
+        )
+        audit_record(
+            actor=user,
+            action=AuditAction.UPLOAD,
+            target=version,
+            team=model.team,
+            changes={
+                "version": number,
+                "sha256": upload.sha256,
+                "size": upload.size,
+                "format": result.format,
+                "validation_status": result.status,
+                "deduplicated": deduplicated,
+            },
+            remote_addr=remote_addr,
+        )
+    return version
+
+
+def validation_fields(result: ValidationResult, *, signature_override: dict[str, Any] | None = None) -> dict:
+    return {
+        "format": result.format,
+        "framework": result.framework,
+        "framework_version": result.framework_version,
+        "signature": signature_override or result.signature,
+        "validation_status": result.status,
+        "validation_error": result.error,
+        "validation_details": result.details,
+    }
+
+
+def version_set_trusted(
+    *, version: ModelVersion, trusted: bool, user: AbstractBaseUser, remote_addr: str | None = None
+) -> ModelVersion:
+    """Record an admin's decision and re-run the load check under it: a trusted pickle is now really loaded."""
+    if not trusted and version_usage(version):
+        raise Conflict(
+            f"{version} is in use ({', '.join(version_usage(version))}); move traffic off it before untrusting it",
+            field="trusted",
+        )
+    path = artifact_path(version.sha256)
+    try:
+        result = artifact_validate(path=path, filename=version.filename, size=version.size, trusted=trusted)
+        fields = validation_fields(result, signature_override=version.signature if not result.signature else None)
+    except ArtifactRejected as exc:
+        fields = {"validation_status": ValidationStatus.INVALID, "validation_error": exc.message}
+    with transaction.atomic():
+        version = ModelVersion.objects.select_for_update().select_related("model__team").get(pk=version.pk)
+        before = {"trusted": version.trusted, "validation_status": version.validation_status}
+        version.trusted = trusted
+        version.trusted_by = user if trusted else None
+        version.trusted_at = timezone.now() if trusted else None
+        for name, value in fields.items():
+            setattr(version, name, value)
+        version.save()
+        audit_record(
+            actor=user,
+            action=AuditAction.TRUST if trusted else AuditAction.UNTRUST,
+            target=version,
+            team=version.model.team,
+            changes={
+                "trusted": {"from": before["trusted"], "to": trusted},
+                "validation_status": {"from": before["validation_status"], "to": version.validation_status},
+            },
+            remote_addr=remote_addr,
+        )
+    return version
+
+
+def version_update_metadata(
+    *, version: ModelVersion, metadata: dict[str, Any], user: AbstractBaseUser, remote_addr: str | None = None
+) -> ModelVersion:
+    """Only metadata changes after upload: the artifact, format and number of a version are immutable."""
+    with transaction.atomic():
+        before = version.metadata
+        version.metadata = metadata
+        version.save(update_fields=["metadata"])
+        audit_record(
+            actor=user,
+            action=AuditAction.UPDATE,
+            target=version,
+            team=version.model.team,
+            changes={"metadata": {"from": before, "to": metadata}},
+            remote_addr=remote_addr,
+        )
+    return version
+
+
+def version_usage(version: ModelVersion) -> list[str]:
+    """What still points at this version (deployments, rollouts), as readable phrases; empty when it is free."""
+    uses = []
+    for relation in version._meta.related_objects:
+        if relation.on_delete is not models.PROTECT:
+            continue
+        for row in relation.related_model.objects.filter(**{relation.field.name: version})[:5]:
+            uses.append(f"{relation.related_model._meta.verbose_name} '{row}'")
+    return uses
+
+
+def version_delete(*, version: ModelVersion, user: AbstractBaseUser, remote_addr: str | None = None) -> None:
+    uses = version_usage(version)
+    if uses:
+        raise Conflict(f"{version} cannot be deleted while it is in use: {', '.join(uses)}")
+    sha256 = version.sha256
+    with transaction.atomic():
+        audit_record(
+            actor=user,
+            action=AuditAction.DELETE,
+            target=version,
+            team=version.model.team,
+            changes={"sha256": sha256},
+            remote_addr=remote_addr,
+        )
+        try:
+            version.delete()
+        except ProtectedError as exc:
+            raise Conflict(f"{version} cannot be deleted while it is in use") from exc
+        artifacts_release([sha256])
+
+
+def model_delete(*, model: Model, user: AbstractBaseUser, remote_addr: str | None = None) -> None:
+    in_use = [f"v{v.version}: {', '.join(uses)}" for v in model.versions.all() if (uses := version_usage(v))]
+    if in_use:
+        raise Conflict(f"model '{model}' cannot be deleted while versions are in use ({'; '.join(in_use)})")
+    sha256s = list(model.versions.values_list("artifact_id", flat=True))
+    with transaction.atomic():
+        audit_record(
+            actor=user,
+            action=AuditAction.DELETE,
+            target=model,
+            team=model.team,
+            changes={"versions": model.versions.count()},
+            remote_addr=remote_addr,
+        )
+        try:
+            model.delete()
+        except ProtectedError as exc:
+            raise Conflict(f"model '{model}' cannot be deleted while it is deployed") from exc
+        artifacts_release(sha256s)
+
+
+def artifacts_release(sha256s: list[str]) -> None:
+    """Drop artifacts no version points at any more; the files go once the transaction has committed."""
+    unused = list(Artifact.objects.filter(sha256__in=sha256s, versions__isnull=True).values_list("sha256", flat=True))
+    Artifact.objects.filter(sha256__in=unused).delete()
+    for sha256 in unused:
+        transaction.on_commit(lambda sha256=sha256: artifact_discard(sha256))
+
+
+def artifacts_collect_orphans(*, min_age_s: int = 3600) -> int:
+    """Delete stored files that no Artifact row names (left by a failed transaction) and stale partial uploads."""
+    cutoff = time.time() - min_age_s
+    removed = 0
+    known = set(Artifact.objects.values_list("sha256", flat=True))
+    for path in (artifact_root() / "sha256").glob("*/*"):
+        if path.name not in known and path.stat().st_mtime < cutoff:
+            path.unlink(missing_ok=True)
+            removed += 1
+    for path in incoming_dir().glob("upload-*"):
+        if path.stat().st_mtime < cutoff:
+            path.unlink(missing_ok=True)
+            removed += 1
+    return removed

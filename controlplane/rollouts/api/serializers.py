@@ -1,0 +1,181 @@
+from rest_framework import serializers
+from rest_framework.validators import UniqueTogetherValidator
+
+from controlplane.accounts.selectors import team_ids_for
+from controlplane.api.fields import TeamField
+from controlplane.registry.models import Model, ModelVersion
+
+from ..choices import Strategy
+from ..models import Deployment, RolloutPolicy
+
+
+class StepSerializer(serializers.Serializer):
+    weight = serializers.IntegerField(min_value=0, max_value=100)
+    pause_s = serializers.IntegerField(
+        min_value=0, max_value=7 * 24 * 3600, allow_null=True, help_text="null waits for a human to promote"
+    )
+
+
+class AnalysisSerializer(serializers.Serializer):
+    interval_s = serializers.IntegerField(min_value=1, max_value=3600, default=10)
+    initial_delay_s = serializers.IntegerField(min_value=0, max_value=3600, default=0)
+    min_requests = serializers.IntegerField(min_value=0, max_value=10**9, default=20)
+    max_error_rate = serializers.FloatField(min_value=0, max_value=1, required=False, allow_null=True)
+    max_p99_ms = serializers.FloatField(min_value=0, max_value=10**7, required=False, allow_null=True)
+    max_p99_ratio = serializers.FloatField(min_value=1, max_value=1000, required=False, allow_null=True)
+    min_shadow_agreement = serializers.FloatField(min_value=0, max_value=1, required=False, allow_null=True)
+    failure_limit = serializers.IntegerField(min_value=1, max_value=1000, default=1)
+    inconclusive_limit = serializers.IntegerField(min_value=1, max_value=1000, default=3)
+
+
+class RolloutPolicySerializer(serializers.ModelSerializer):
+    team = TeamField()
+    name = serializers.CharField(max_length=100)
+    steps = StepSerializer(many=True, required=False, max_length=100)
+    analysis = AnalysisSerializer(required=False)
+    created_by = serializers.SlugRelatedField(slug_field="username", read_only=True, allow_null=True)
+
+    class Meta:
+        model = RolloutPolicy
+        fields = [
+            "id",
+            "team",
+            "name",
+            "description",
+            "strategy",
+            "steps",
+            "analysis",
+            "on_failure",
+            "progress_deadline_s",
+            "created_by",
+            "created_at",
+            "updated_at",
+        ]
+        read_only_fields = ["id", "created_at", "updated_at"]
+        validators = [
+            UniqueTogetherValidator(
+                queryset=RolloutPolicy.objects.all(),
+                fields=["team", "name"],
+                message="This team already has a policy with this name.",
+            )
+        ]
+
+    def validate(self, attrs: dict) -> dict:
+        strategy = attrs.get("strategy", getattr(self.instance, "strategy", Strategy.CANARY))
+        steps = attrs.get("steps", getattr(self.instance, "steps", []))
+        if strategy == Strategy.CANARY:
+            if not steps:
+                raise serializers.ValidationError({"steps": ["A canary policy needs at least one step."]})
+            weights = [step["weight"] for step in steps]
+            if weights != sorted(weights):
+                raise serializers.ValidationError({"steps": [f"Step weights must not decrease: {weights}."]})
+            if weights[-1] == 0:
+                raise serializers.ValidationError({"steps": ["The last step must send traffic to the new version."]})
+        elif steps and strategy != Strategy.CANARY:
+            raise serializers.ValidationError({"steps": [f"Steps apply to canary policies, not to {strategy}."]})
+        return attrs
+
+
+class DeploymentSerializer(serializers.ModelSerializer):
+    model = serializers.SlugRelatedField(slug_field="name", queryset=Model.objects.all())
+    team = serializers.SlugRelatedField(slug_field="slug", read_only=True)
+    stable_version = serializers.IntegerField(
+        source="stable_version.version", required=False, allow_null=True, min_value=1, max_value=2**31 - 1
+    )
+    default_policy = serializers.PrimaryKeyRelatedField(
+        queryset=RolloutPolicy.objects.all(), required=False, allow_null=True
+    )
+    route = serializers.CharField(read_only=True)
+    autoscaling = serializers.DictField(required=False)
+    batching = serializers.DictField(required=False)
+    resources = serializers.DictField(required=False)
+    created_by = serializers.SlugRelatedField(slug_field="username", read_only=True, allow_null=True)
+
+    class Meta:
+        model = Deployment
+        fields = [
+            "id",
+            "model",
+            "team",
+            "route",
+            "stable_version",
+            "default_policy",
+            "autoscaling",
+            "batching",
+            "resources",
+            "created_by",
+            "created_at",
+            "updated_at",
+        ]
+        read_only_fields = ["id", "created_at", "updated_at"]
+
+    def get_fields(self):  # type: ignore[no-untyped-def]
+        fields = super().get_fields()
+        request = self.context.get("request")
+        ids = team_ids_for(request.user) if request else []
+        if ids is not None:
+            fields["model"].queryset = Model.objects.filter(team__in=ids)
+            fields["default_policy"].queryset = RolloutPolicy.objects.filter(team__in=ids)
+        if self.instance is not None:
+            fields["model"].read_only = True
+        return fields
+
+    def validate_model(self, model: Model) -> Model:
+        if Deployment.objects.filter(model=model).exists():
+            raise serializers.ValidationError(f"Model '{model}' already has a deployment.")
+        return model
+
+    def validate_autoscaling(self, value: dict) -> dict:
+        return validated_options(AutoscalingSerializer, value)
+
+    def validate_batching(self, value: dict) -> dict:
+        return validated_options(BatchingSerializer, value)
+
+    def validate_resources(self, value: dict) -> dict:
+        return validated_options(ResourcesSerializer, value)
+
+    def validate(self, attrs: dict) -> dict:
+        model = attrs.get("model") or self.instance.model
+        number = attrs.pop("stable_version", {}).get("version") if "stable_version" in attrs else None
+        if number is not None:
+            version = ModelVersion.objects.filter(model=model, version=number).first()
+            if version is None:
+                raise serializers.ValidationError({"stable_version": [f"Model '{model}' has no version {number}."]})
+            if not version.deployable:
+                raise serializers.ValidationError(
+                    {"stable_version": [f"{version} is not deployable: {version.get_validation_status_display()}."]}
+                )
+            attrs["stable_version"] = version
+        policy = attrs.get("default_policy")
+        if policy is not None and policy.team_id != model.team_id:
+            raise serializers.ValidationError({"default_policy": ["The policy belongs to another team."]})
+        return attrs
+
+
+class AutoscalingSerializer(serializers.Serializer):
+    min_replicas = serializers.IntegerField(min_value=0, max_value=1000, default=1)
+    max_replicas = serializers.IntegerField(min_value=1, max_value=1000, default=1)
+    target_ongoing_requests = serializers.FloatField(min_value=0.1, max_value=10000, default=2)
+
+    def validate(self, attrs: dict) -> dict:
+        if attrs["min_replicas"] > attrs["max_replicas"]:
+            raise serializers.ValidationError({"min_replicas": ["Must not exceed max_replicas."]})
+        return attrs
+
+
+class BatchingSerializer(serializers.Serializer):
+    enabled = serializers.BooleanField(default=False)
+    max_batch_size = serializers.IntegerField(min_value=1, max_value=4096, default=16)
+    batch_wait_timeout_s = serializers.FloatField(min_value=0, max_value=10, default=0.005)
+
+
+class ResourcesSerializer(serializers.Serializer):
+    num_cpus = serializers.FloatField(min_value=0, max_value=1024, default=0.5)
+    num_gpus = serializers.FloatField(min_value=0, max_value=64, default=0)
+    memory_mb = serializers.IntegerField(min_value=0, max_value=10**7, required=False, allow_null=True)
+
+
+def validated_options(serializer_class: type[serializers.Serializer], value: dict) -> dict:
+    options = serializer_class(data=value)
+    options.is_valid(raise_exception=True)
+    return dict(options.validated_data)

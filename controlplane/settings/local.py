@@ -1,0 +1,6 @@
+"""Developer machine: `make up`. Debug on, everything on loopback."""
+
+from .base import *  # noqa: F403
+from .base import env
+
+DEBUG = env.bool("DEBUG", default=True)

@@ -1,0 +1,20 @@
+"""Test suite: the real Postgres and Redis, fast password hashing, generous throttles unless a test tightens them."""
+
+from .base import *  # noqa: F403
+from .base import BASE_DIR, REST_FRAMEWORK, env
+
+DEBUG = False
+PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+RAYLANE_ARTIFACT_ROOT = env.path("RAYLANE_ARTIFACT_ROOT", default=str(BASE_DIR / "var" / "test-artifacts"))
+REST_FRAMEWORK = {
+    **REST_FRAMEWORK,
+    "DEFAULT_THROTTLE_RATES": {"auth": "10000/min", "upload": "10000/min"},
+}
+CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
+STORAGES = {
+    "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
+    "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
+}
+CELERY_TASK_ALWAYS_EAGER = True
+# Static files are not collected for tests; WhiteNoise would warn about the missing folder on every request.
+MIDDLEWARE = [m for m in MIDDLEWARE if m != "whitenoise.middleware.WhiteNoiseMiddleware"]  # noqa: F405

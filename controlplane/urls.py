@@ -1,0 +1,24 @@
+from django.contrib import admin
+from django.urls import include, path, re_path
+from drf_spectacular.views import SpectacularAPIView, SpectacularRedocView, SpectacularSwaggerView
+
+from controlplane.api.views import api_not_found, healthz
+
+api_v1 = [
+    path("", include("controlplane.accounts.api.urls")),
+    path("", include("controlplane.registry.api.urls")),
+    path("", include("controlplane.rollouts.api.urls")),
+]
+
+urlpatterns = [
+    path("admin/", admin.site.urls),
+    path("api/v1/", include(api_v1)),
+    path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
+    path("api/docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="swagger-ui"),
+    path("api/redoc/", SpectacularRedocView.as_view(url_name="schema"), name="redoc"),
+    path("healthz", healthz, name="healthz"),
+    re_path(r"^api/", api_not_found),
+]
+
+handler404 = "controlplane.api.views.handler404"
+handler500 = "controlplane.api.views.handler500"

@@ -1,0 +1,45 @@
+from pathlib import Path
+
+import pytest
+
+from controlplane.accounts.choices import Role
+from tests import factories
+
+
+@pytest.fixture(autouse=True)
+def artifact_root(settings, tmp_path: Path) -> Path:
+    """Every test gets its own artifact store, so tests can count the files they stored."""
+    settings.RAYLANE_ARTIFACT_ROOT = tmp_path / "artifacts"
+    return settings.RAYLANE_ARTIFACT_ROOT
+
+
+@pytest.fixture(scope="session")
+def model_files(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
+    """Real model files trained once per session: skops and ONNX iris classifiers, and a pickled one."""
+    folder = tmp_path_factory.mktemp("models")
+    return {
+        "skops": factories.write_skops(folder / "iris.skops"),
+        "skops_v2": factories.write_skops(folder / "iris-v2.skops", seed=1),
+        "onnx": factories.write_onnx(folder / "iris.onnx"),
+        "pickle": factories.write_pickle(folder / "iris.pkl"),
+    }
+
+
+@pytest.fixture
+def people(db) -> dict:
+    """Two teams and one user per role: the cast of the permission tests."""
+    users = {
+        name: factories.make_user(name)
+        for name in ("viewer", "deployer", "admin", "outsider", "foreign_deployer", "foreign_admin")
+    }
+    users["site_admin"] = factories.make_user("site_admin", superuser=True)
+    team = factories.make_team(
+        "ml", {users["viewer"]: Role.VIEWER, users["deployer"]: Role.DEPLOYER, users["admin"]: Role.ADMIN}
+    )
+    other = factories.make_team("other", {users["foreign_deployer"]: Role.DEPLOYER, users["foreign_admin"]: Role.ADMIN})
+    return {**users, "team": team, "other_team": other}
+
+
+@pytest.fixture
+def client_for():
+    return factories.client_for
