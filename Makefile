@@ -26,8 +26,8 @@ $(VENV)/.installed: requirements.txt $(VENV)/bin/python
 	$(BIN)/pip install --quiet -r requirements.txt
 	touch $@
 
-$(VENV)/.installed-dev: requirements.txt requirements-dev.txt requirements-torch.txt $(VENV)/.installed
-	$(BIN)/pip install --quiet -r requirements-dev.txt -r requirements-torch.txt
+$(VENV)/.installed-dev: requirements.txt requirements-dev.txt requirements-torch.txt requirements-keras.txt $(VENV)/.installed
+	$(BIN)/pip install --quiet -r requirements-dev.txt -r requirements-torch.txt -r requirements-keras.txt
 	touch $@
 
 install: $(VENV)/.installed

@@ -58,8 +58,8 @@ def artifact_validate(*, path: Path, filename: str, size: int, trusted: bool = F
             check_zip(
                 path,
                 max_unpacked_bytes=settings.RAYLANE_MAX_UNPACKED_BYTES,
-                max_ratio=settings.RAYLANE_MAX_COMPRESSION_RATIO,
-                max_entries=settings.RAYLANE_MAX_ARCHIVE_ENTRIES,
+                max_ratio=settings.RAYLANE_MAX_ZIP_RATIO,
+                max_entries=settings.RAYLANE_MAX_ZIP_ENTRIES,
             )
         except ArchiveError as exc:
             raise ArtifactRejected(str(exc)) from exc
@@ -82,7 +82,7 @@ def artifact_validate(*, path: Path, filename: str, size: int, trusted: bool = F
 
 
 def pickle_needs_trust(path: Path, model_format: str) -> ValidationResult:
-    scan = scan_pickle_globals(path)
+    scan = scan_pickle_globals(path, inline_arrays=model_format == ModelFormat.JOBLIB)
     return ValidationResult(
         format=model_format,
         status=ValidationStatus.NEEDS_TRUST,
@@ -113,8 +113,8 @@ def run_load_check(path: Path, model_format: str, *, trusted: bool) -> dict[str,
         **os.environ,
         "OMP_NUM_THREADS": "1",
         "RAYLANE_MAX_UNPACKED_BYTES": str(settings.RAYLANE_MAX_UNPACKED_BYTES),
-        "RAYLANE_MAX_COMPRESSION_RATIO": str(settings.RAYLANE_MAX_COMPRESSION_RATIO),
-        "RAYLANE_MAX_ARCHIVE_ENTRIES": str(settings.RAYLANE_MAX_ARCHIVE_ENTRIES),
+        "RAYLANE_MAX_ZIP_RATIO": str(settings.RAYLANE_MAX_ZIP_RATIO),
+        "RAYLANE_MAX_ZIP_ENTRIES": str(settings.RAYLANE_MAX_ZIP_ENTRIES),
     }
     timeout = settings.RAYLANE_VALIDATION_TIMEOUT_S
     try:

@@ -108,8 +108,8 @@ RAYLANE_ARTIFACT_ROOT = env.path("RAYLANE_ARTIFACT_ROOT", default=str(BASE_DIR /
 RAYLANE_MAX_UPLOAD_BYTES = env.int("RAYLANE_MAX_UPLOAD_BYTES", default=2 * 1024**3)
 # Zip-based formats: refuse archives that would expand beyond this, or by more than this ratio (zip bombs).
 RAYLANE_MAX_UNPACKED_BYTES = env.int("RAYLANE_MAX_UNPACKED_BYTES", default=8 * 1024**3)
-RAYLANE_MAX_COMPRESSION_RATIO = env.int("RAYLANE_MAX_COMPRESSION_RATIO", default=200)
-RAYLANE_MAX_ARCHIVE_ENTRIES = env.int("RAYLANE_MAX_ARCHIVE_ENTRIES", default=20_000)
+RAYLANE_MAX_ZIP_RATIO = env.int("RAYLANE_MAX_ZIP_RATIO", default=200)
+RAYLANE_MAX_ZIP_ENTRIES = env.int("RAYLANE_MAX_ZIP_ENTRIES", default=10_000)
 # The load check runs in a subprocess with these limits, so a hostile or broken file cannot hurt the web process.
 RAYLANE_VALIDATION_TIMEOUT_S = env.int("RAYLANE_VALIDATION_TIMEOUT_S", default=120)
 RAYLANE_VALIDATION_MEMORY_BYTES = env.int("RAYLANE_VALIDATION_MEMORY_BYTES", default=8 * 1024**3)

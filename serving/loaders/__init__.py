@@ -172,5 +172,5 @@ def load(
         raise LoaderError(str(exc)) from exc
     if temporary is not None:
         # Unpacked files must outlive this call (a pyfunc may read them lazily): tie the folder to the model.
-        model._temporary_work_dir = temporary
+        model.temporary_work_dir = temporary
     return model

@@ -20,6 +20,7 @@ __all__ = [
     "RuntimeMissing",
     "TrustRequired",
     "datatype_of",
+    "numpy_dtype_of",
     "tensor_spec",
 ]
 
@@ -99,6 +100,8 @@ class LoadedModel(ABC):
     framework: str = ""
     framework_version: str | None = None
     signature: dict[str, Any] | None = None
+    # The folder unpacked files live in when ``load`` created it; kept here so it is removed with the model.
+    temporary_work_dir: Any = None
 
     @abstractmethod
     def predict(self, inputs: np.ndarray | dict[str, np.ndarray]) -> Any:

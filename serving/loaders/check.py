@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import ctypes
 import json
 import os
 import sys
@@ -42,8 +43,18 @@ def _stdout_to_stderr() -> Iterator[None]:
             yield
     finally:
         sys.stdout.flush()
+        _flush_c_stdio()
         os.dup2(saved_fd, 1)
         os.close(saved_fd)
+
+
+def _flush_c_stdio() -> None:
+    """Flush C-level stdio buffers (native libraries' printf) while stdout still points at stderr."""
+    try:
+        ctypes.CDLL(None).fflush(None)
+    except (OSError, AttributeError, TypeError):
+        # No C runtime to flush through ctypes on this platform: native output may then reach stdout late.
+        return
 
 
 def _zero_inputs(signature: dict[str, Any] | None) -> np.ndarray | dict[str, np.ndarray] | None:

@@ -1,9 +1,10 @@
 """PyTorch models as TorchScript (``.pt``, ``torch.jit.save``) or torch.export programs (``.pt2``).
 
-Both formats are zips of a serialised graph plus weights, loaded without running arbitrary Python, so they need no
-admin's trust. Plain ``torch.save`` pickles are refused by ``detect_format``. PyTorch is optional on a node
-(``requirements-torch.txt``); without it these formats report the runtime as missing and every other format still
-loads.
+Both formats are zips of a serialised graph plus weights, so they need no admin's trust, with one guard:
+``torch.export.load`` unpickles some payloads with ``weights_only=False``, so an untrusted .pt2 loads with
+``torch.load`` forced to ``weights_only=True`` and with opaque pickled objects refused. Plain ``torch.save``
+pickles are refused by ``detect_format``. PyTorch is optional on a node (``requirements-torch.txt``); without it
+these formats report the runtime as missing and every other format still loads.
 """
 
 from __future__ import annotations
@@ -19,7 +20,14 @@ from typing import Any
 
 import numpy as np
 
-from serving.loaders.base import LoadedModel, LoaderError, RuntimeMissing, TrustRequired, tensor_spec
+from serving.loaders.base import (
+    LoadedModel,
+    LoaderError,
+    RuntimeMissing,
+    TrustRequired,
+    numpy_dtype_of,
+    tensor_spec,
+)
 
 # TorchScript archives may carry a signature in this extra file (torch.jit.save(..., _extra_files={...})).
 SIGNATURE_EXTRA_FILE = "signature.json"
@@ -95,20 +103,27 @@ class TorchModel(LoadedModel):
         self.kind = kind
         self.framework_version = torch.__version__
         self.signature = signature
+        inputs = signature.get("inputs", []) if signature else []
+        self._input_datatypes = {str(spec.get("name")): str(spec.get("datatype")) for spec in inputs}
 
-    def _tensor(self, value: Any) -> Any:
+    def _tensor(self, value: Any, name: str | None) -> Any:
         array = np.asarray(value)
-        if array.dtype == np.float64:
-            # Models are almost always trained in float32 and JSON numbers arrive as float64.
+        declared = numpy_dtype_of(self._input_datatypes.get(name, "BYTES") if name else "BYTES")
+        if declared != np.dtype(object):
+            array = array.astype(declared, copy=False)
+        elif array.dtype == np.float64:
+            # Without a signature, assume float32: models are almost always trained in it, and JSON numbers
+            # arrive as float64.
             array = array.astype(np.float32)
         return self.torch.from_numpy(np.ascontiguousarray(array))
 
     def predict(self, inputs: np.ndarray | dict[str, np.ndarray]) -> Any:
         with self.torch.inference_mode():
             if isinstance(inputs, dict):
-                output = self.module(**{name: self._tensor(value) for name, value in inputs.items()})
+                output = self.module(**{name: self._tensor(value, name) for name, value in inputs.items()})
             else:
-                output = self.module(self._tensor(inputs))
+                first = next(iter(self._input_datatypes), None) if len(self._input_datatypes) == 1 else None
+                output = self.module(self._tensor(inputs, first))
         return _to_numpy(output)
 
     def details(self) -> dict[str, Any]:

@@ -180,20 +180,18 @@ def test_admin_marks_a_pickle_trusted_and_then_it_is_loaded(iris, deployer, peop
     assert (untrusted["trusted"], untrusted["validation_status"]) == (False, "needs_trust")
 
 
-def test_a_format_whose_runtime_is_missing_is_stored_and_says_so(iris, deployer):
-    pytest.importorskip("sklearn")
-    try:
-        import keras  # noqa: F401
-
-        pytest.skip("keras is installed here; the runtime-missing path cannot be shown")
-    except ImportError:
-        pass
+def test_a_format_whose_runtime_is_missing_is_stored_and_says_so(iris, deployer, tmp_path, monkeypatch):
+    # Hide Keras from the load-check subprocess, as on a machine that never installed requirements-keras.txt.
+    hidden = tmp_path / "hide-keras" / "keras"
+    hidden.mkdir(parents=True)
+    (hidden / "__init__.py").write_text("raise ImportError(\"No module named 'keras'\")\n")
+    monkeypatch.setenv("PYTHONPATH", str(hidden.parent))
     config = b'{"class_name": "Sequential", "config": {"layers": []}}'
     data = factories.zip_bytes({"config.json": config, "metadata.json": b"{}", "model.weights.h5": b"\0"})
     response = upload(deployer, "net.keras", data)
     assert response.status_code == 201, response.json()
     body = response.json()
-    assert body["validation_status"] == "runtime_missing"
+    assert (body["format"], body["validation_status"], body["deployable"]) == ("keras", "runtime_missing", False)
     assert "requirements-keras.txt" in body["validation_error"]
 
 

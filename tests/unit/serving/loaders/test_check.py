@@ -110,10 +110,12 @@ def test_stdout_stays_clean_when_the_model_prints(tmp_path: Path) -> None:
     path = write_pyfunc(
         tmp_path / "chatty.zip",
         """
+        import ctypes
         import os
 
         print("loading weights...")
-        os.write(1, b"native code printing too\\n")
+        os.write(1, b"a raw write to file descriptor 1\\n")
+        ctypes.CDLL(None).printf(b"C printf, still in its buffer")
         signature = {"inputs": [{"name": "x", "datatype": "FP64", "shape": [-1, 2]}], "outputs": []}
 
 

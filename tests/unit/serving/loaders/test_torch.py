@@ -14,8 +14,11 @@ import pytest
 
 from serving.loaders import LoaderError, RuntimeMissing, TrustRequired, load
 
-# Building TorchScript fixtures needs the deprecated tracing API; the loader itself silences its own warning.
-pytestmark = pytest.mark.filterwarnings("ignore:`torch.jit.:DeprecationWarning")
+# Fixtures use the deprecated tracing API, and torch warns about the planted pickle; the loader silences its own.
+pytestmark = [
+    pytest.mark.filterwarnings("ignore:`torch.jit.:DeprecationWarning"),
+    pytest.mark.filterwarnings("ignore:Detected pickle protocol:UserWarning"),
+]
 
 
 def tiny_network():
@@ -120,17 +123,23 @@ def test_pt2_with_a_pickled_payload_is_never_unpickled_untrusted(tmp_path: Path)
     evil = tmp_path / "evil.pt2"
     # torch.export.load unpickles weights marked use_pickle with weights_only=False: plant a payload there.
     with zipfile.ZipFile(clean) as source, zipfile.ZipFile(evil, "w") as target:
+        config_name = next(name for name in source.namelist() if name.endswith("model_weights_config.json"))
+        config = json.loads(source.read(config_name))
+        first = next(iter(config["config"].values()))
+        first["use_pickle"] = True
+        payload_name = f"{config_name.rsplit('/', 1)[0]}/{first['path_name']}"
         for name in source.namelist():
-            data = source.read(name)
-            if name.endswith("model_weights_config.json"):
-                config = json.loads(data)
-                first = next(iter(config["config"].values()))
-                first["use_pickle"] = True
-                data = json.dumps(config).encode()
-                weight_file = first["path_name"]
-            target.writestr(name, data)
-        target.writestr(f"clean/data/weights/{weight_file}", pickle.dumps(MarkerPayload(marker)))
+            if name == config_name:
+                target.writestr(name, json.dumps(config))
+            elif name == payload_name:
+                target.writestr(name, pickle.dumps(MarkerPayload(marker)))
+            else:
+                target.writestr(name, source.read(name))
 
     with pytest.raises(TrustRequired, match="pickled Python objects"):
         load("torch_export", evil, trusted=False)
     assert not marker.exists()
+    # The payload is live: trusted, torch unpickles it (and then fails on the non-tensor weight).
+    with pytest.raises(LoaderError):
+        load("torch_export", evil, trusted=True)
+    assert marker.exists()
