@@ -11,10 +11,10 @@ WEB_PORT ?= 8000
 export RAYLANE_WEB_HOST := $(WEB_HOST)
 export RAYLANE_WEB_PORT := $(WEB_PORT)
 
-.PHONY: up test install install-dev services migrate lint format clean help
+.PHONY: up test install install-dev services migrate lint format bench clean help
 
 help:
-	@echo "make up     start everything (Postgres/Redis checked, database migrated, web, worker, beat)"
+	@echo "make up     start everything (Postgres/Redis checked, database migrated, Ray head, web, worker, beat)"
 	@echo "make test   run the whole test suite"
 	@echo "make lint   ruff check + format check"
 
@@ -47,6 +47,8 @@ up: migrate
 	@$(BIN)/python manage.py demo_admin
 	@echo "console:  http://$(WEB_HOST):$(WEB_PORT)/admin/"
 	@echo "API docs: http://$(WEB_HOST):$(WEB_PORT)/api/docs/"
+	@echo "models:   http://127.0.0.1:$${RAYLANE_SERVE_PORT:-8080}/v1/models/<name>:predict and /v2/models/<name>/infer"
+	@echo "demo:     .venv/bin/python scripts/upload_iris.py   (trains, uploads and deploys two iris models)"
 	@echo "----------------------------------------------------------------------"
 	$(BIN)/honcho start -f Procfile
 
@@ -61,6 +63,9 @@ lint: install-dev
 format: install-dev
 	$(BIN)/ruff format .
 	$(BIN)/ruff check --fix .
+
+bench: install-dev
+	$(BIN)/python -m bench.serving
 
 clean:
 	rm -rf $(VENV) var/static var/test-artifacts .pytest_cache

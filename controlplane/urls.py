@@ -3,6 +3,7 @@ from django.urls import include, path, re_path
 from drf_spectacular.views import SpectacularAPIView, SpectacularRedocView, SpectacularSwaggerView
 
 from controlplane.api.views import api_not_found, healthz
+from controlplane.registry.internal import artifact_download
 
 api_v1 = [
     path("", include("controlplane.accounts.api.urls")),
@@ -17,6 +18,7 @@ urlpatterns = [
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="swagger-ui"),
     path("api/redoc/", SpectacularRedocView.as_view(url_name="schema"), name="redoc"),
     path("healthz", healthz, name="healthz"),
+    path("internal/artifacts/<str:sha256>", artifact_download, name="internal-artifact"),
     re_path(r"^api/", api_not_found),
 ]
 

@@ -1,15 +1,18 @@
 #!/usr/bin/env python
-"""Train two iris classifiers, save them as skops and ONNX, create the models and upload them through the API.
+"""Train two iris classifiers, save them as skops and ONNX, upload them through the API and deploy them.
 
     .venv/bin/python scripts/upload_iris.py [--url http://127.0.0.1:8000] [--token rl_…] [--team demo]
+                                            [--no-deploy] [--serve-url http://127.0.0.1:8080]
 
-Without --token it uses the demo admin's token from var/demo-admin.json (written by `make up`).
+Without --token it uses the demo admin's token from var/demo-admin.json (written by `make up`). Deploying creates a
+deployment per model; the worker reconciles it onto Ray, and the script waits until both answer over v1 and v2.
 """
 
 import argparse
 import json
 import sys
 import tempfile
+import time
 from pathlib import Path
 
 import numpy as np
@@ -38,6 +41,8 @@ def main() -> None:
     parser.add_argument("--url", default="http://127.0.0.1:8000")
     parser.add_argument("--token", default=None)
     parser.add_argument("--team", default="demo")
+    parser.add_argument("--no-deploy", action="store_true", help="upload only")
+    parser.add_argument("--serve-url", default="http://127.0.0.1:8080")
     args = parser.parse_args()
     token = args.token or json.loads((ROOT / "var" / "demo-admin.json").read_text())["token"]
     session = requests.Session()
@@ -60,6 +65,35 @@ def main() -> None:
                 f"{name} v{version['version']}: {version['format']} {version['validation_status']} "
                 f"sha256={version['sha256'][:12]}… {version['size']} bytes"
             )
+            if not args.no_deploy:
+                deploy(session, args, name, version["version"])
+
+
+def deploy(session: requests.Session, args: argparse.Namespace, name: str, number: int) -> None:
+    existing = session.get(f"{args.url}/api/v1/deployments/", params={"model": name}).json()["results"]
+    if existing:
+        response = session.patch(f"{args.url}/api/v1/deployments/{existing[0]['id']}/", json={"stable_version": number})
+    else:
+        response = session.post(f"{args.url}/api/v1/deployments/", json={"model": name, "stable_version": number})
+    if response.status_code not in (200, 201):
+        sys.exit(f"deploying {name}: {response.status_code} {response.text}")
+    v1 = f"{args.serve_url}/v1/models/{name}:predict"
+    v2 = f"{args.serve_url}/v2/models/{name}/infer"
+    row = [5.1, 3.5, 1.4, 0.2]
+    tensor = {"inputs": [{"name": "X", "shape": [1, 4], "datatype": "FP32", "data": row}]}
+    started = time.monotonic()
+    while time.monotonic() - started < 180:
+        try:
+            answers = requests.post(v1, json={"instances": [row]}, timeout=5), requests.post(v2, json=tensor, timeout=5)
+            if all(answer.status_code == 200 for answer in answers):
+                print(f"  serving after {time.monotonic() - started:.1f} s: v1 {answers[0].json()}")
+                print(f"  curl -s {v1} -d '{json.dumps({'instances': [row]})}'")
+                print(f"  curl -s {v2} -d '{json.dumps(tensor)}'")
+                return
+        except requests.RequestException:
+            pass
+        time.sleep(1)
+    sys.exit(f"{name} did not answer at {v1} within 180 s: is the worker running and Ray up? (make up)")
 
 
 if __name__ == "__main__":

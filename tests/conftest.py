@@ -5,6 +5,8 @@ import pytest
 from controlplane.accounts.choices import Role
 from tests import factories
 
+pytest_plugins = ["tests.ray_fixtures"]
+
 
 @pytest.fixture(autouse=True)
 def artifact_root(settings, tmp_path: Path) -> Path:

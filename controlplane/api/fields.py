@@ -38,7 +38,16 @@ class SafeJSONField(serializers.JSONField):
         return value
 
 
-class TeamField(serializers.SlugRelatedField):
+class SlugField(serializers.SlugRelatedField):
+    """SlugRelatedField that refuses what PostgreSQL cannot compare (NUL characters) with a 400, not a 500."""
+
+    def to_internal_value(self, data: Any) -> Any:
+        if not isinstance(data, str) or "\x00" in data:
+            self.fail("invalid")
+        return super().to_internal_value(data)
+
+
+class TeamField(SlugField):
     """A team by slug, limited to the teams the requesting user belongs to."""
 
     def __init__(self, **kwargs: Any) -> None:

@@ -69,3 +69,16 @@ class Deployment(models.Model):
     @property
     def route(self) -> str:
         return f"/v1/models/{self.model.name}"
+
+
+class ReconcileState(models.Model):
+    """One row: what was last applied to the cluster, so reconcile only PUTs a config that changed."""
+
+    applied_hash = models.CharField(max_length=64, blank=True)
+    applied_config = models.JSONField(default=dict, blank=True)
+    applied_at = models.DateTimeField(null=True, blank=True)
+    attempted_at = models.DateTimeField(null=True, blank=True)
+    last_error = models.TextField(blank=True)
+
+    def __str__(self) -> str:
+        return f"applied {self.applied_hash[:12] or 'nothing'}"

@@ -167,6 +167,7 @@ CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": 3600}
 CELERY_TASK_IGNORE_RESULT = True
 CELERY_BEAT_SCHEDULE = {
+    "reconcile": {"task": "rollouts.reconcile", "schedule": timedelta(seconds=10)},
     "prune-expired-tokens": {"task": "accounts.prune_expired_tokens", "schedule": timedelta(hours=1)},
     "collect-orphan-artifacts": {"task": "registry.collect_orphan_artifacts", "schedule": timedelta(hours=6)},
 }
@@ -179,3 +180,18 @@ LOGGING = {
     "root": {"handlers": ["console"], "level": env("LOG_LEVEL", default="INFO")},
     "loggers": {"django.db.backends": {"level": "WARNING"}},
 }
+
+# --- Serving --------------------------------------------------------------------------------------------------
+# Where Ray Serve listens for inference (its HTTP options are fixed once Serve runs).
+RAYLANE_SERVE_HOST = env("RAYLANE_SERVE_HOST", default="127.0.0.1")
+RAYLANE_SERVE_PORT = env.int("RAYLANE_SERVE_PORT", default=8080)
+# "ray" drives the cluster at RAY_DASHBOARD_URL; "memory" is the in-process twin for fast control-plane tests.
+RAYLANE_SERVE_CLUSTER = env("RAYLANE_SERVE_CLUSTER", default="ray")
+# Replicas read artifacts from this folder when it is mounted on their node (the artifact root on one machine),
+# and otherwise download them from the control plane's internal endpoint with the cluster token.
+RAYLANE_ARTIFACT_SHARED_PATH = env("RAYLANE_ARTIFACT_SHARED_PATH", default=str(RAYLANE_ARTIFACT_ROOT))
+RAYLANE_INTERNAL_URL = env("RAYLANE_INTERNAL_URL", default="http://127.0.0.1:8000")
+RAYLANE_CLUSTER_TOKEN = env("RAYLANE_CLUSTER_TOKEN", default="")
+RAYLANE_ARTIFACT_CACHE_BYTES = env.int("RAYLANE_ARTIFACT_CACHE_BYTES", default=10 * 1024**3)
+# Extra Ray runtime_env for every application (JSON), e.g. {"env_vars": {...}} on a multi-node cluster.
+RAYLANE_RUNTIME_ENV = env.json("RAYLANE_RUNTIME_ENV", default={})

@@ -16,5 +16,7 @@ STORAGES = {
     "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
 }
 CELERY_TASK_ALWAYS_EAGER = True
+# The in-memory ServeCluster twin; tests of the real cluster build their own RayDashboardCluster.
+RAYLANE_SERVE_CLUSTER = "memory"
 # Static files are not collected for tests; WhiteNoise would warn about the missing folder on every request.
 MIDDLEWARE = [m for m in MIDDLEWARE if m != "whitenoise.middleware.WhiteNoiseMiddleware"]  # noqa: F405

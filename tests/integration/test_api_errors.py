@@ -69,3 +69,11 @@ def test_deployment_refuses_versions_that_are_not_deployable(people, client_for)
 
 def test_healthz(db, client):
     assert client.get("/healthz").json() == {"status": "ok"}
+
+
+def test_nul_characters_in_references_are_a_400(people, client_for):
+    client = client_for(people["deployer"])
+    response = client.post("/api/v1/policies/", {"team": "m\x00l", "name": "p", "strategy": "direct"}, format="json")
+    assert response.status_code == 400 and "team" in response.json()
+    response = client.post("/api/v1/deployments/", {"model": "ir\x00is"}, format="json")
+    assert response.status_code == 400 and "model" in response.json()

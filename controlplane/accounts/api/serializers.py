@@ -3,6 +3,8 @@ from django.contrib.auth import get_user_model
 from rest_framework import serializers
 from rest_framework.validators import UniqueValidator
 
+from controlplane.api.fields import SlugField
+
 from ..choices import Role
 from ..models import ApiToken, AuditEntry, Membership, Team, slug_validator
 
@@ -32,7 +34,7 @@ class TeamSerializer(serializers.ModelSerializer):
 
 
 class MembershipSerializer(serializers.ModelSerializer):
-    user = serializers.SlugRelatedField(slug_field="username", queryset=User.objects.filter(is_active=True))
+    user = SlugField(slug_field="username", queryset=User.objects.filter(is_active=True))
     team = serializers.SlugRelatedField(slug_field="slug", read_only=True)
 
     class Meta:

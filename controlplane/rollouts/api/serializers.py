@@ -2,7 +2,7 @@ from rest_framework import serializers
 from rest_framework.validators import UniqueTogetherValidator
 
 from controlplane.accounts.selectors import team_ids_for
-from controlplane.api.fields import TeamField
+from controlplane.api.fields import SlugField, TeamField
 from controlplane.registry.models import Model, ModelVersion
 
 from ..choices import Strategy
@@ -77,7 +77,7 @@ class RolloutPolicySerializer(serializers.ModelSerializer):
 
 
 class DeploymentSerializer(serializers.ModelSerializer):
-    model = serializers.SlugRelatedField(slug_field="name", queryset=Model.objects.all())
+    model = SlugField(slug_field="name", queryset=Model.objects.all())
     team = serializers.SlugRelatedField(slug_field="slug", read_only=True)
     stable_version = serializers.IntegerField(
         source="stable_version.version", required=False, allow_null=True, min_value=1, max_value=2**31 - 1
@@ -170,7 +170,7 @@ class BatchingSerializer(serializers.Serializer):
 
 
 class ResourcesSerializer(serializers.Serializer):
-    num_cpus = serializers.FloatField(min_value=0, max_value=1024, default=0.5)
+    num_cpus = serializers.FloatField(min_value=0, max_value=1024, default=0.25)
     num_gpus = serializers.FloatField(min_value=0, max_value=64, default=0)
     memory_mb = serializers.IntegerField(min_value=0, max_value=10**7, required=False, allow_null=True)
 

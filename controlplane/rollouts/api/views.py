@@ -1,7 +1,10 @@
+from django.db import transaction
+
 from controlplane.api.viewsets import TeamOwnedViewSet
 
 from ..filtersets import DeploymentFilterSet, RolloutPolicyFilterSet
 from ..models import Deployment, RolloutPolicy
+from ..tasks import reconcile
 from .serializers import DeploymentSerializer, RolloutPolicySerializer
 
 
@@ -28,3 +31,20 @@ class DeploymentViewSet(TeamOwnedViewSet):
 
     def extra_create_fields(self, serializer):  # type: ignore[no-untyped-def]
         return {"created_by": self.request.user, "team": serializer.validated_data["model"].team}
+
+    def perform_create(self, serializer):  # type: ignore[no-untyped-def]
+        super().perform_create(serializer)
+        reconcile_after_commit()
+
+    def perform_update(self, serializer):  # type: ignore[no-untyped-def]
+        super().perform_update(serializer)
+        reconcile_after_commit()
+
+    def perform_destroy(self, instance):  # type: ignore[no-untyped-def]
+        super().perform_destroy(instance)
+        reconcile_after_commit()
+
+
+def reconcile_after_commit() -> None:
+    """The cluster follows the database: schedule a reconcile once this write is visible to the worker."""
+    transaction.on_commit(lambda: reconcile.delay())

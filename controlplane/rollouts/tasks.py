@@ -1,0 +1,19 @@
+"""Thin Celery shells over the rollout services: they take ids (or nothing), never model instances."""
+
+import logging
+
+from celery import shared_task
+
+from .reconcile import reconcile as reconcile_service
+
+logger = logging.getLogger(__name__)
+
+
+@shared_task(name="rollouts.reconcile", acks_late=True, reject_on_worker_lost=True, ignore_result=True)
+def reconcile(force: bool = False) -> str:
+    outcome = reconcile_service(force=force)
+    if outcome.error:
+        logger.warning("reconcile failed: %s", outcome.error)
+    elif outcome.applied:
+        logger.info("reconcile applied %s (%s)", outcome.config_hash[:12], outcome.reason)
+    return outcome.reason

@@ -1,0 +1,244 @@
+"""Desired state → Ray Serve declarative config.
+
+A pure function: plain frozen dataclasses in, the body of `PUT /api/serve/applications/` out. That PUT replaces
+every application, so the body always describes the whole fleet.
+
+Routing: Serve gives an application one route prefix and matches whole path segments, so the KServe v1 path
+`/v1/models/<name>:predict` and the Open Inference Protocol path `/v2/models/<name>/...` cannot share a prefix.
+Each model therefore gets one application per protocol, both running the same model server: every request
+crosses one Ray hop (a shared gateway would add a second hop, which costs ~¾ of the throughput on 2 cores).
+Only what changes during a rollout (versions, weights, shadow, batching) travels in `user_config`, which Serve
+applies in place; everything that would restart replicas (`args`, resources) depends on the model alone.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass, field
+from typing import Any
+
+MODEL_SERVER_IMPORT_PATH = "serving.model_server:build_app"
+FRONT_DOOR_IMPORT_PATH = "serving.front_door:build_app"
+FRONT_DOOR_APP = "_raylane"
+PROTOCOLS = ("v2", "v1")
+
+
+class DesiredStateError(ValueError):
+    """The desired state cannot be turned into a Serve config (weights not summing to 100, unknown version…)."""
+
+
+@dataclass(frozen=True)
+class VersionSpec:
+    version: int
+    format: str
+    sha256: str
+    size: int = 0
+    trusted: bool = False
+    signature: dict[str, Any] | None = None
+
+
+@dataclass(frozen=True)
+class Autoscaling:
+    min_replicas: int = 1
+    max_replicas: int = 1
+    target_ongoing_requests: float = 2.0
+
+
+@dataclass(frozen=True)
+class Batching:
+    enabled: bool = False
+    max_batch_size: int = 16
+    batch_wait_timeout_s: float = 0.005
+
+
+@dataclass(frozen=True)
+class Resources:
+    num_cpus: float = 0.25
+    num_gpus: float = 0.0
+    memory_mb: int | None = None
+
+
+@dataclass(frozen=True)
+class Shadow:
+    version: int
+    percent: int
+
+
+@dataclass(frozen=True)
+class ModelSpec:
+    """One deployed model: every version its replicas hold, and how requests are split between them."""
+
+    name: str
+    versions: tuple[VersionSpec, ...]
+    weights: tuple[tuple[int, int], ...]  # (version, percent) pairs; percents sum to 100
+    shadow: Shadow | None = None
+    autoscaling: Autoscaling = field(default_factory=Autoscaling)
+    batching: Batching = field(default_factory=Batching)
+    resources: Resources = field(default_factory=Resources)
+    protocols: tuple[str, ...] = PROTOCOLS
+
+
+@dataclass(frozen=True)
+class ArtifactSource:
+    """Where replicas fetch artifacts: a shared folder (same machine, NFS) and/or the control plane's endpoint."""
+
+    shared_path: str | None = None
+    url: str | None = None
+    token: str | None = None
+    cache_dir: str | None = None
+    cache_bytes: int = 10 * 1024**3
+
+    def as_args(self) -> dict[str, Any]:
+        return {
+            "shared_path": self.shared_path,
+            "url": self.url,
+            "token": self.token,
+            "cache_dir": self.cache_dir,
+            "cache_bytes": self.cache_bytes,
+        }
+
+
+@dataclass(frozen=True)
+class FleetSpec:
+    models: tuple[ModelSpec, ...]
+    artifacts: ArtifactSource = field(default_factory=ArtifactSource)
+    http_host: str = "127.0.0.1"
+    http_port: int = 8080
+    runtime_env: dict[str, Any] | None = None
+
+
+def app_name(model: str, protocol: str) -> str:
+    """`iris` for the v2 application, `iris.v1` for v1 (a dot cannot occur in a model name)."""
+    return model if protocol == "v2" else f"{model}.{protocol}"
+
+
+def route_prefix(model: str, protocol: str) -> str:
+    return f"/v2/models/{model}" if protocol == "v2" else f"/v1/models/{model}:predict"
+
+
+def validate_model(model: ModelSpec) -> None:
+    versions = {spec.version for spec in model.versions}
+    if len(versions) != len(model.versions):
+        raise DesiredStateError(f"model {model.name}: a version is listed twice")
+    weights = dict(model.weights)
+    if sum(weights.values()) != 100 or any(not 0 <= w <= 100 for w in weights.values()):
+        raise DesiredStateError(f"model {model.name}: weights {weights} must be whole percents summing to 100")
+    unknown = set(weights) - versions
+    if unknown:
+        raise DesiredStateError(f"model {model.name}: weights name versions it does not hold: {sorted(unknown)}")
+    if model.shadow is not None:
+        if model.shadow.version not in versions:
+            raise DesiredStateError(f"model {model.name}: shadow version {model.shadow.version} is not held")
+        if not 0 < model.shadow.percent <= 100:
+            raise DesiredStateError(f"model {model.name}: shadow percent must be 1-100, not {model.shadow.percent}")
+    unknown_protocols = set(model.protocols) - set(PROTOCOLS)
+    if unknown_protocols or not model.protocols:
+        raise DesiredStateError(f"model {model.name}: protocols must be a non-empty subset of {PROTOCOLS}")
+    scaling = model.autoscaling
+    if scaling.min_replicas < 0 or scaling.max_replicas < max(1, scaling.min_replicas):
+        raise DesiredStateError(f"model {model.name}: autoscaling needs 0 <= min_replicas <= max_replicas, max >= 1")
+
+
+def user_config(model: ModelSpec) -> dict[str, Any]:
+    """What a rollout changes, applied in place by `reconfigure()` (no replica restarts)."""
+    return {
+        "versions": [
+            {
+                "version": spec.version,
+                "format": spec.format,
+                "sha256": spec.sha256,
+                "size": spec.size,
+                "trusted": spec.trusted,
+                "signature": spec.signature,
+            }
+            for spec in sorted(model.versions, key=lambda spec: spec.version)
+        ],
+        "weights": {str(version): percent for version, percent in sorted(model.weights)},
+        "shadow": None if model.shadow is None else {"version": model.shadow.version, "percent": model.shadow.percent},
+        "batching": {
+            "enabled": model.batching.enabled,
+            "max_batch_size": model.batching.max_batch_size,
+            "batch_wait_timeout_s": model.batching.batch_wait_timeout_s,
+        },
+    }
+
+
+def ray_actor_options(resources: Resources) -> dict[str, Any]:
+    options: dict[str, Any] = {"num_cpus": resources.num_cpus}
+    if resources.num_gpus:
+        options["num_gpus"] = resources.num_gpus
+    if resources.memory_mb:
+        options["memory"] = resources.memory_mb * 1024 * 1024
+    return options
+
+
+def scaling_options(scaling: Autoscaling) -> dict[str, Any]:
+    if scaling.min_replicas == scaling.max_replicas:
+        return {"num_replicas": scaling.max_replicas}
+    return {
+        "autoscaling_config": {
+            "min_replicas": scaling.min_replicas,
+            "max_replicas": scaling.max_replicas,
+            "target_ongoing_requests": scaling.target_ongoing_requests,
+        }
+    }
+
+
+def model_applications(model: ModelSpec, fleet: FleetSpec) -> list[dict[str, Any]]:
+    validate_model(model)
+    applications = []
+    for protocol in PROTOCOLS:
+        if protocol not in model.protocols:
+            continue
+        application: dict[str, Any] = {
+            "name": app_name(model.name, protocol),
+            "route_prefix": route_prefix(model.name, protocol),
+            "import_path": MODEL_SERVER_IMPORT_PATH,
+            "args": {"model": model.name, "artifacts": fleet.artifacts.as_args()},
+            "deployments": [
+                {
+                    "name": "ModelServer",
+                    "user_config": user_config(model),
+                    "ray_actor_options": ray_actor_options(model.resources),
+                    **scaling_options(model.autoscaling),
+                }
+            ],
+        }
+        if fleet.runtime_env:
+            application["runtime_env"] = fleet.runtime_env
+        applications.append(application)
+    return applications
+
+
+def front_door_application(fleet: FleetSpec) -> dict[str, Any]:
+    """Answers `/v2/health/*`, `/v2` and JSON 404s for models that are not deployed (the `/` catch-all)."""
+    application: dict[str, Any] = {
+        "name": FRONT_DOOR_APP,
+        "route_prefix": "/",
+        "import_path": FRONT_DOOR_IMPORT_PATH,
+        "args": {},
+        "deployments": [{"name": "FrontDoor", "num_replicas": 1, "ray_actor_options": {"num_cpus": 0.05}}],
+    }
+    if fleet.runtime_env:
+        application["runtime_env"] = fleet.runtime_env
+    return application
+
+
+def serve_config(fleet: FleetSpec) -> dict[str, Any]:
+    """The whole fleet as one ServeDeploySchema body, applications in a stable order."""
+    names = [model.name for model in fleet.models]
+    if len(set(names)) != len(names):
+        raise DesiredStateError(f"model names must be unique: {names}")
+    applications = [front_door_application(fleet)]
+    for model in sorted(fleet.models, key=lambda model: model.name):
+        applications.extend(model_applications(model, fleet))
+    return {
+        "http_options": {"host": fleet.http_host, "port": fleet.http_port},
+        "applications": applications,
+    }
+
+
+def config_hash(config: dict[str, Any]) -> str:
+    """Stable digest of a config: reconcile applies only when it differs from what was applied last."""
+    return hashlib.sha256(json.dumps(config, sort_keys=True, separators=(",", ":")).encode()).hexdigest()

@@ -1,0 +1,362 @@
+"""The model server: the ingress deployment of one deployed model.
+
+Every replica holds every active version of its model in process (stable, canary, shadow) and splits requests
+between them by weight, so a request crosses one Ray hop. Versions, weights, shadow share and batching arrive in
+`user_config`; `reconfigure()` loads new versions and drops old ones in place, without restarting the replica, and
+swaps the routing table only once the new versions are loaded. A version that cannot be fetched or loaded is
+reported failed (metadata endpoint, `raylane_version_ready` gauge, replica log) and never takes traffic.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import random
+import tempfile
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from ray import serve
+from ray.serve import metrics
+from starlette.requests import Request
+from starlette.responses import JSONResponse
+
+from serving import protocol
+from serving.artifacts import ArtifactFetcher, ArtifactUnavailable
+from serving.loaders import load
+from serving.loaders.base import LoadedModel, LoaderError
+from serving.routing import NoVersionAvailable, RoutingTable, outputs_agree
+
+logger = logging.getLogger("ray.serve")
+
+PIN_HEADER = "x-raylane-version"
+SESSION_HEADER = "x-raylane-session"
+LATENCY_BOUNDARIES_MS = [0.5, 1, 2, 5, 10, 20, 50, 100, 200, 500, 1000, 2000, 5000, 10000]
+INPUT_ERRORS = (ValueError, TypeError, KeyError, IndexError)
+
+
+@dataclass
+class VersionState:
+    spec: dict[str, Any]
+    state: str = "loading"  # loading | ready | failed
+    model: LoadedModel | None = None
+    error: str = ""
+    load_ms: float = 0.0
+    work_dir: tempfile.TemporaryDirectory | None = field(default=None, repr=False)
+
+    @property
+    def sha256(self) -> str:
+        return self.spec["sha256"]
+
+    @property
+    def signature(self) -> dict[str, Any] | None:
+        if self.spec.get("signature"):
+            return self.spec["signature"]
+        return self.model.signature if self.model is not None else None
+
+
+class VersionMetrics:
+    """Per-version counters exported through Ray's metrics pipeline (tags: model, version, plus Serve's own)."""
+
+    def __init__(self, model: str) -> None:
+        self.model = model
+        tags = ("model", "version")
+        self.requests = metrics.Counter("raylane_requests", "Requests answered, by version", tag_keys=(*tags, "code"))
+        self.errors = metrics.Counter("raylane_request_errors", "Requests that failed in the model (5xx)", tags)
+        self.latency = metrics.Histogram(
+            "raylane_request_latency_ms", "Time in the model server", LATENCY_BOUNDARIES_MS, tag_keys=tags
+        )
+        self.shadow_requests = metrics.Counter("raylane_shadow_requests", "Mirrored requests", tags)
+        self.shadow_agreements = metrics.Counter("raylane_shadow_agreements", "Mirrored answers that agreed", tags)
+        self.shadow_latency = metrics.Histogram(
+            "raylane_shadow_latency_ms", "Shadow model time", LATENCY_BOUNDARIES_MS, tag_keys=tags
+        )
+        self.ready = metrics.Gauge("raylane_version_ready", "1 when the version is loaded and answering", tags)
+        self.load_ms = metrics.Gauge("raylane_version_load_ms", "Time it took to fetch and load the version", tags)
+
+    def tags(self, version: int) -> dict[str, str]:
+        return {"model": self.model, "version": str(version)}
+
+    def answered(self, version: int, code: int, elapsed_ms: float) -> None:
+        tags = self.tags(version)
+        self.requests.inc(tags={**tags, "code": str(code)})
+        self.latency.observe(elapsed_ms, tags=tags)
+        if code >= 500:
+            self.errors.inc(tags=tags)
+
+
+class ModelServer:
+    def __init__(self, model: str, artifacts: dict[str, Any]) -> None:
+        self.model_name = model
+        self.fetcher = ArtifactFetcher(**artifacts)
+        self.versions: dict[int, VersionState] = {}
+        self.table = RoutingTable(())
+        self.rng = random.Random()
+        self.metrics = VersionMetrics(model)
+        self.batching = False
+        self.probe_failures: dict[int, int] = {}
+        self.background: set[asyncio.Task] = set()
+
+    # --- configuration ----------------------------------------------------------------------------------------
+    async def reconfigure(self, config: dict[str, Any]) -> None:
+        wanted = {int(spec["version"]): spec for spec in config.get("versions", [])}
+        for number, state in list(self.versions.items()):
+            if number not in wanted or wanted[number]["sha256"] != state.sha256:
+                self.drop(number)
+        for number, spec in wanted.items():
+            current = self.versions.get(number)
+            retry = (
+                current is not None and current.state == "failed" and spec.get("trusted") != current.spec.get("trusted")
+            )
+            if current is None or retry:
+                self.versions[number] = VersionState(spec=spec)
+                await asyncio.to_thread(self.load_version, number)
+            else:
+                current.spec = spec
+        batching = config.get("batching") or {}
+        self.batching = bool(batching.get("enabled"))
+        if self.batching:
+            self.predict_batched.set_max_batch_size(int(batching.get("max_batch_size", 16)))
+            self.predict_batched.set_batch_wait_timeout_s(float(batching.get("batch_wait_timeout_s", 0.005)))
+        # Swapped last: requests keep the old split until every new version is loaded.
+        self.table = RoutingTable.from_user_config(config)
+
+    def load_version(self, number: int) -> None:
+        state = self.versions[number]
+        started = time.perf_counter()
+        try:
+            path = self.fetcher.fetch(state.sha256)
+            state.work_dir = tempfile.TemporaryDirectory(prefix=f"raylane-{self.model_name}-v{number}-")
+            state.model = load(
+                state.spec["format"], path, trusted=bool(state.spec.get("trusted")), work_dir=Path(state.work_dir.name)
+            )
+            state.state = "ready"
+        except (ArtifactUnavailable, LoaderError, OSError, MemoryError) as exc:
+            state.state, state.error = "failed", f"{type(exc).__name__}: {exc}"
+        except Exception as exc:  # a model's own code may raise anything while loading
+            state.state, state.error = "failed", f"{type(exc).__name__}: {exc}"
+        state.load_ms = (time.perf_counter() - started) * 1000
+        tags = self.metrics.tags(number)
+        self.metrics.ready.set(1 if state.state == "ready" else 0, tags=tags)
+        self.metrics.load_ms.set(state.load_ms, tags=tags)
+        if state.state == "ready":
+            logger.info("%s v%s loaded in %.0f ms", self.model_name, number, state.load_ms)
+        else:
+            logger.error("%s v%s failed to load: %s", self.model_name, number, state.error)
+
+    def drop(self, number: int) -> None:
+        state = self.versions.pop(number)
+        self.metrics.ready.set(0, tags=self.metrics.tags(number))
+        if state.work_dir is not None:
+            state.work_dir.cleanup()
+        logger.info("%s v%s dropped", self.model_name, number)
+
+    def ready_versions(self) -> set[int]:
+        return {number for number, state in self.versions.items() if state.state == "ready"}
+
+    # --- health -----------------------------------------------------------------------------------------------
+    def check_health(self) -> None:
+        """Fails when no version that takes traffic can answer, so Serve replaces the replica."""
+        if not self.table.weights:
+            return
+        serving_versions = {version for version, _ in self.table.effective(self.ready_versions())}
+        if not serving_versions:
+            states = {n: f"{s.state} {s.error}".strip() for n, s in self.versions.items()}
+            raise RuntimeError(f"{self.model_name}: no version that takes traffic can answer: {states}")
+
+    # --- requests ---------------------------------------------------------------------------------------------
+    async def __call__(self, request: Request) -> JSONResponse:
+        suffix = request.url.path[len(request.scope.get("root_path", "")) :]
+        if request.url.path.startswith("/v1/"):
+            if request.method != "POST":
+                return error(405, "use POST for :predict")
+            return await self.infer(request, api="v1", pinned=None)
+        parts = [part for part in suffix.split("/") if part]
+        pinned = None
+        if len(parts) >= 2 and parts[0] == "versions":
+            if not parts[1].isdigit():
+                return error(404, f"no version {parts[1]!r} of {self.model_name}")
+            pinned, parts = int(parts[1]), parts[2:]
+        if not parts and request.method == "GET":
+            return self.metadata(pinned)
+        if parts == ["ready"] and request.method == "GET":
+            return self.readiness(pinned)
+        if parts == ["infer"]:
+            if request.method != "POST":
+                return error(405, "use POST for /infer")
+            return await self.infer(request, api="v2", pinned=pinned)
+        return error(404, f"no endpoint {request.url.path} for model {self.model_name}")
+
+    async def infer(self, request: Request, *, api: str, pinned: int | None) -> JSONResponse:
+        header_pin = request.headers.get(PIN_HEADER)
+        if header_pin is not None:
+            if not header_pin.strip().isdigit():
+                return error(400, f"{PIN_HEADER} must be a version number, not {header_pin!r}")
+            pinned = int(header_pin)
+        try:
+            number = (
+                pinned
+                if pinned is not None
+                else self.table.choose(self.ready_versions(), rng=self.rng, session=request.headers.get(SESSION_HEADER))
+            )
+        except NoVersionAvailable:
+            return error(503, f"no version of {self.model_name} can answer: {self.version_report()}")
+        state = self.versions.get(number)
+        if state is None or state.state != "ready":
+            reason = "is not deployed" if state is None else f"is {state.state} {state.error}".rstrip()
+            return error(404 if state is None else 503, f"version {number} of {self.model_name} {reason}")
+        started = time.perf_counter()
+        body = await request.body()
+        try:
+            if api == "v1":
+                inputs, request_id = protocol.parse_v1(body, state.signature), None
+            else:
+                inputs, request_id = protocol.parse_v2(body, state.signature)
+            outputs = await self.predict(number, state, inputs)
+        except protocol.ProtocolError as exc:
+            self.metrics.answered(number, exc.status, elapsed_ms(started))
+            return error(exc.status, exc.message, number)
+        except INPUT_ERRORS as exc:
+            self.metrics.answered(number, 400, elapsed_ms(started))
+            return error(400, f"the model rejected the input: {type(exc).__name__}: {exc}", number)
+        except Exception as exc:
+            self.metrics.answered(number, 500, elapsed_ms(started))
+            logger.exception("%s v%s failed on a request", self.model_name, number)
+            return error(500, f"the model failed: {type(exc).__name__}: {exc}", number)
+        self.metrics.answered(number, 200, elapsed_ms(started))
+        shadow = self.table.shadow_for(number, self.ready_versions(), rng=self.rng)
+        if shadow is not None and pinned is None:
+            self.mirror(shadow, inputs, outputs)
+        if api == "v1":
+            payload = protocol.format_v1(outputs)
+        else:
+            payload = protocol.format_v2(
+                model=self.model_name, version=number, outputs=outputs, request_id=request_id, signature=state.signature
+            )
+        return JSONResponse(payload, headers={"X-Raylane-Version": str(number)})
+
+    async def predict(self, number: int, state: VersionState, inputs: Any) -> Any:
+        if self.batching and isinstance(inputs, np.ndarray):
+            result = await self.predict_batched((number, inputs))
+            if isinstance(result, RaisedInBatch):
+                raise result.exception
+            return result
+        return state.model.predict(inputs)
+
+    @serve.batch(max_batch_size=16, batch_wait_timeout_s=0.005)
+    async def predict_batched(self, items: list[tuple[int, np.ndarray]]) -> list[Any]:
+        """One model call per version for a whole batch of requests, split back per request."""
+        results: list[Any] = [None] * len(items)
+        by_version: dict[int, list[int]] = {}
+        for index, (number, _) in enumerate(items):
+            by_version.setdefault(number, []).append(index)
+        for number, indexes in by_version.items():
+            state = self.versions[number]
+            arrays = [items[i][1] for i in indexes]
+            try:
+                outputs = state.model.predict(np.concatenate(arrays) if len(arrays) > 1 else arrays[0])
+            except Exception as exc:
+                for i in indexes:
+                    results[i] = exc
+                continue
+            offset = 0
+            for i, array in zip(indexes, arrays, strict=True):
+                rows = len(array)
+                results[i] = slice_rows(outputs, offset, rows) if len(arrays) > 1 else outputs
+                offset += rows
+        # An exception returned (not raised) fails only the requests of that version, not the whole batch.
+        return [RaisedInBatch(r) if isinstance(r, Exception) else r for r in results]
+
+    def mirror(self, number: int, inputs: Any, primary: Any) -> None:
+        async def run() -> None:
+            tags = self.metrics.tags(number)
+            started = time.perf_counter()
+            try:
+                shadow_outputs = self.versions[number].model.predict(inputs)
+                agreed = outputs_agree(primary, shadow_outputs)
+            except Exception:
+                agreed = False
+            self.metrics.shadow_requests.inc(tags=tags)
+            self.metrics.shadow_latency.observe(elapsed_ms(started), tags=tags)
+            if agreed:
+                self.metrics.shadow_agreements.inc(tags=tags)
+
+        task = asyncio.get_running_loop().create_task(run())
+        self.background.add(task)
+        task.add_done_callback(self.background.discard)
+
+    # --- metadata ---------------------------------------------------------------------------------------------
+    def version_report(self) -> dict[str, str]:
+        return {str(n): (s.state if not s.error else f"{s.state}: {s.error}") for n, s in sorted(self.versions.items())}
+
+    def metadata(self, pinned: int | None) -> JSONResponse:
+        weights = dict(self.table.weights)
+        report = [
+            {
+                "version": number,
+                "state": state.state,
+                "error": state.error or None,
+                "weight": weights.get(number, 0),
+                "load_ms": round(state.load_ms, 1),
+                "format": state.spec["format"],
+                "sha256": state.sha256,
+            }
+            for number, state in sorted(self.versions.items())
+        ]
+        if pinned is not None and pinned not in self.versions:
+            return error(404, f"no version {pinned} of {self.model_name}")
+        primary = self.versions.get(pinned) if pinned is not None else self.primary_state()
+        signature = primary.signature if primary else None
+        payload = {
+            "name": self.model_name,
+            "versions": [str(number) for number in sorted(self.versions)],
+            "platform": primary.model.framework if primary and primary.model else "",
+            "inputs": (signature or {}).get("inputs", []),
+            "outputs": (signature or {}).get("outputs", []),
+            "raylane": {"versions": report, "shadow": self.table.shadow_version, "batching": self.batching},
+        }
+        return JSONResponse(payload)
+
+    def primary_state(self) -> VersionState | None:
+        weighted = sorted(self.table.weights, key=lambda pair: -pair[1])
+        for number, _ in weighted:
+            if number in self.versions:
+                return self.versions[number]
+        return next(iter(self.versions.values()), None)
+
+    def readiness(self, pinned: int | None) -> JSONResponse:
+        if pinned is not None:
+            state = self.versions.get(pinned)
+            ready = state is not None and state.state == "ready"
+        else:
+            ready = bool(self.table.effective(self.ready_versions()))
+        return JSONResponse({"name": self.model_name, "ready": ready}, status_code=200 if ready else 503)
+
+
+class RaisedInBatch:
+    def __init__(self, exception: Exception) -> None:
+        self.exception = exception
+
+
+def slice_rows(outputs: Any, offset: int, rows: int) -> Any:
+    if isinstance(outputs, dict):
+        return {key: slice_rows(value, offset, rows) for key, value in outputs.items()}
+    return np.asarray(outputs)[offset : offset + rows]
+
+
+def elapsed_ms(started: float) -> float:
+    return (time.perf_counter() - started) * 1000
+
+
+def error(status: int, message: str, version: int | None = None) -> JSONResponse:
+    headers = {"X-Raylane-Version": str(version)} if version is not None else None
+    return JSONResponse({"error": message}, status_code=status, headers=headers)
+
+
+def build_app(args: dict[str, Any]) -> serve.Application:
+    """Application builder named in the Serve config: `serving.model_server:build_app`."""
+    deployment = serve.deployment(ModelServer, name="ModelServer", health_check_period_s=10)
+    return deployment.bind(model=args["model"], artifacts=args.get("artifacts") or {})

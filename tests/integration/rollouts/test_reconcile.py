@@ -1,0 +1,110 @@
+"""Reconciliation against the in-memory ServeCluster twin (the real cluster is covered in tests/integration/ray)."""
+
+import pytest
+
+from controlplane.registry.choices import ModelFormat, ValidationStatus
+from controlplane.registry.models import Artifact, ModelVersion
+from controlplane.rollouts.cluster import in_memory_cluster
+from controlplane.rollouts.models import ReconcileState
+from controlplane.rollouts.reconcile import reconcile
+from tests import factories
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def twin():
+    in_memory_cluster.cache_clear()
+    yield in_memory_cluster()
+    in_memory_cluster.cache_clear()
+
+
+@pytest.fixture
+def iris(people):
+    model = factories.make_model(people["team"], "iris")
+    artifact = Artifact.objects.create(sha256="c" * 64, size=10)
+    ModelVersion.objects.create(
+        model=model,
+        version=1,
+        artifact=artifact,
+        filename="iris.skops",
+        format=ModelFormat.SKOPS,
+        validation_status=ValidationStatus.VALID,
+        signature={"inputs": [{"name": "X", "datatype": "FP64", "shape": [-1, 4]}]},
+    )
+    return model
+
+
+@pytest.fixture
+def committed(django_capture_on_commit_callbacks):
+    """Run what the request scheduled after commit (the reconcile), as production does once the write commits."""
+
+    def call(method, *args, **kwargs):
+        with django_capture_on_commit_callbacks(execute=True):
+            return method(*args, **kwargs)
+
+    return call
+
+
+def deployed_apps(cluster) -> dict:
+    return {name: app for name, app in cluster.status().applications.items()}
+
+
+def test_creating_a_deployment_puts_the_model_on_the_cluster(iris, twin, people, client_for, committed):
+    client = client_for(people["deployer"])
+    response = committed(
+        client.post,
+        "/api/v1/deployments/",
+        {"model": "iris", "stable_version": 1, "autoscaling": {"min_replicas": 1, "max_replicas": 3}},
+        format="json",
+    )
+    assert response.status_code == 201, response.json()
+    apps = deployed_apps(twin)
+    assert set(apps) == {"_raylane", "iris", "iris.v1"}
+    assert apps["iris"].route_prefix == "/v2/models/iris"
+    user_config = apps["iris"].deployed_config["deployments"][0]["user_config"]
+    assert user_config["weights"] == {"1": 100}
+    assert user_config["versions"][0]["sha256"] == "c" * 64
+    assert apps["iris"].deployed_config["deployments"][0]["autoscaling_config"]["max_replicas"] == 3
+    assert ReconcileState.objects.get().applied_hash
+
+
+def test_reconcile_is_idempotent_and_heals_drift(iris, twin, people, client_for, committed):
+    committed(
+        client_for(people["deployer"]).post,
+        "/api/v1/deployments/",
+        {"model": "iris", "stable_version": 1},
+        format="json",
+    )
+    applied = len(twin.applied)
+    assert reconcile().reason == "in sync"
+    assert len(twin.applied) == applied
+    twin.apply({"applications": []})  # someone deleted everything by hand
+    outcome = reconcile()
+    assert outcome.applied and "missing" in outcome.reason
+    assert set(deployed_apps(twin)) == {"_raylane", "iris", "iris.v1"}
+
+
+def test_an_unreachable_cluster_is_recorded_not_raised(iris, twin, people, client_for, committed):
+    twin.reachable = False
+    response = committed(
+        client_for(people["deployer"]).post,
+        "/api/v1/deployments/",
+        {"model": "iris", "stable_version": 1},
+        format="json",
+    )
+    assert response.status_code == 201
+    state = ReconcileState.objects.get()
+    assert "unreachable" in state.last_error and not state.applied_hash
+    twin.reachable = True
+    assert reconcile().applied
+    assert ReconcileState.objects.get().last_error == ""
+
+
+def test_deleting_a_deployment_removes_only_its_applications(iris, twin, people, client_for, committed):
+    client = client_for(people["deployer"])
+    deployment = committed(
+        client.post, "/api/v1/deployments/", {"model": "iris", "stable_version": 1}, format="json"
+    ).json()
+    assert committed(client.delete, f"/api/v1/deployments/{deployment['id']}/").status_code == 204
+    assert set(deployed_apps(twin)) == {"_raylane"}

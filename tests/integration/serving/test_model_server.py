@@ -1,0 +1,208 @@
+"""The model server on a real local Ray cluster: split, pins, sticky sessions, shadow, both protocols, bad input,
+broken artifacts and the guarantee that rollout changes restart no replica."""
+
+import hashlib
+import shutil
+import time
+from collections import Counter
+from pathlib import Path
+
+import pytest
+import requests
+from prometheus_client.parser import text_string_to_metric_families
+
+from serving.cluster import RayDashboardCluster
+from serving.config import ArtifactSource, FleetSpec, ModelSpec, Shadow, VersionSpec, serve_config
+from serving.ray_head import read_token
+from tests import factories
+
+pytestmark = pytest.mark.ray
+
+ROW = [5.1, 3.5, 1.4, 0.2]
+
+
+def store(folder: Path, data: bytes) -> str:
+    sha256 = hashlib.sha256(data).hexdigest()
+    target = folder / "sha256" / sha256[:2] / sha256
+    target.parent.mkdir(parents=True, exist_ok=True)
+    target.write_bytes(data)
+    return sha256
+
+
+@pytest.fixture(scope="module")
+def fleet(ray_cluster, tmp_path_factory):
+    """Three versions of iris: a skops v1, an ONNX v2, and a v3 whose bytes are not a model."""
+    folder = tmp_path_factory.mktemp("artifacts")
+    models = tmp_path_factory.mktemp("models")
+    v1 = store(folder, factories.write_skops(models / "v1.skops").read_bytes())
+    v2 = store(folder, factories.write_onnx(models / "v2.onnx", seed=1).read_bytes())
+    v3 = store(folder, b"\x08\x01 definitely not an onnx model" * 20)
+    cluster = RayDashboardCluster(
+        ray_cluster.dashboard_url, auth_token=read_token(ray_cluster), timeout_s=30, ray_dir=ray_cluster.ray_dir
+    )
+    base = f"http://127.0.0.1:{ray_cluster.ports['serve_http']}"
+    versions = {
+        1: VersionSpec(1, "skops", v1),
+        2: VersionSpec(2, "onnx", v2),
+        3: VersionSpec(3, "onnx", v3),
+    }
+
+    def apply(*models: ModelSpec) -> dict:
+        config = serve_config(
+            FleetSpec(
+                models=models,
+                artifacts=ArtifactSource(shared_path=str(folder)),
+                http_port=ray_cluster.ports["serve_http"],
+            )
+        )
+        cluster.apply(config)
+        cluster.wait_until_running([app["name"] for app in config["applications"]], timeout_s=120)
+        return config
+
+    yield {"cluster": cluster, "base": base, "versions": versions, "apply": apply, "folder": folder}
+    shutil.rmtree(folder, ignore_errors=True)
+
+
+def iris(fleet, weights, *, held=(1, 2), shadow=None, name="iris") -> ModelSpec:
+    return ModelSpec(
+        name=name,
+        versions=tuple(fleet["versions"][v] for v in held),
+        weights=tuple(weights.items()),
+        shadow=shadow,
+    )
+
+
+def replica_ids(cluster, app: str) -> set[str]:
+    return cluster.status().applications[app].replica_ids()
+
+
+def wait_for(predicate, timeout_s: float = 10, interval_s: float = 0.1):
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        result = predicate()
+        if result:
+            return result
+        time.sleep(interval_s)
+    raise AssertionError(f"condition not met within {timeout_s} s")
+
+
+def predict_v1(base: str, session: requests.Session, **headers) -> requests.Response:
+    return session.post(f"{base}/v1/models/iris:predict", json={"instances": [ROW]}, headers=headers, timeout=10)
+
+
+def test_split_pin_sticky_and_both_protocols(fleet):
+    fleet["apply"](iris(fleet, {1: 90, 2: 10}))
+    base, http = fleet["base"], requests.Session()
+
+    # 90/10 split, observed over 2,000 requests through the KServe v1 path
+    seen = Counter()
+    for _ in range(2000):
+        response = predict_v1(base, http)
+        assert response.status_code == 200, response.text
+        assert response.json()["predictions"] == [0]
+        seen[response.headers["X-Raylane-Version"]] += 1
+    assert abs(seen["2"] / 2000 - 0.10) <= 0.04, seen
+
+    # a pin reaches a version regardless of its weight
+    assert predict_v1(base, http, **{"X-Raylane-Version": "2"}).headers["X-Raylane-Version"] == "2"
+    assert predict_v1(base, http, **{"X-Raylane-Version": "7"}).status_code == 404
+
+    # a session sticks to one version
+    stuck = {predict_v1(base, http, **{"X-Raylane-Session": "user-42"}).headers["X-Raylane-Version"] for _ in range(30)}
+    assert len(stuck) == 1
+
+    # Open Inference Protocol v2
+    tensor = {"name": "X", "shape": [2, 4], "datatype": "FP32", "data": [*ROW, 6.7, 3.0, 5.2, 2.3]}
+    response = http.post(f"{base}/v2/models/iris/infer", json={"id": "req-1", "inputs": [tensor]}, timeout=10)
+    assert response.status_code == 200, response.text
+    body = response.json()
+    assert body["model_name"] == "iris" and body["id"] == "req-1"
+    assert body["outputs"][0]["shape"] == [2] and body["outputs"][0]["data"] == [0, 2]
+    assert http.get(f"{base}/v2/models/iris/ready", timeout=5).json() == {"name": "iris", "ready": True}
+    metadata = http.get(f"{base}/v2/models/iris", timeout=5).json()
+    assert metadata["versions"] == ["1", "2"]
+    assert [v["state"] for v in metadata["raylane"]["versions"]] == ["ready", "ready"]
+    pinned = http.post(f"{base}/v2/models/iris/versions/2/infer", json={"inputs": [tensor]}, timeout=10)
+    assert pinned.json()["model_version"] == "2"
+    assert http.get(f"{base}/v2/health/ready", timeout=5).status_code == 200
+    unknown = http.post(f"{base}/v2/models/nope/infer", json={"inputs": [tensor]}, timeout=5)
+    assert unknown.status_code == 404 and "nope" in unknown.json()["error"]
+
+
+@pytest.mark.parametrize(
+    ("path", "payload", "message"),
+    [
+        ("/v1/models/iris:predict", {"instances": [[1, 2, 3]]}, "expects 4"),
+        ("/v1/models/iris:predict", {"rows": []}, '"instances"'),
+        (
+            "/v2/models/iris/infer",
+            {"inputs": [{"name": "X", "shape": [1, 4], "datatype": "FP32", "data": [1]}]},
+            "needs 4",
+        ),
+    ],
+)
+def test_bad_input_is_a_400_that_names_the_problem(fleet, path, payload, message):
+    response = requests.post(f"{fleet['base']}{path}", json=payload, timeout=10)
+    assert response.status_code == 400, response.text
+    assert message in response.json()["error"]
+
+
+def test_weight_changes_and_new_versions_restart_no_replica(fleet):
+    cluster, base = fleet["cluster"], fleet["base"]
+    fleet["apply"](iris(fleet, {1: 90, 2: 10}), iris(fleet, {1: 100}, held=(1,), name="other"))
+    before = {app: replica_ids(cluster, app) for app in ("iris", "iris.v1", "other", "other.v1")}
+
+    started = time.monotonic()
+    fleet["apply"](iris(fleet, {1: 0, 2: 100}), iris(fleet, {1: 100}, held=(1,), name="other"))
+    wait_for(lambda: predict_v1(base, requests.Session()).headers["X-Raylane-Version"] == "2")
+    print(f"weight change visible {time.monotonic() - started:.2f} s after apply began")
+    assert all(predict_v1(base, requests.Session()).headers["X-Raylane-Version"] == "2" for _ in range(50))
+
+    fleet["apply"](iris(fleet, {2: 100}, held=(2,)), iris(fleet, {1: 100}, held=(1,), name="other"))  # drop v1
+    fleet["apply"](iris(fleet, {2: 100}, held=(2,)))  # remove the other model entirely
+    after = {app: replica_ids(cluster, app) for app in ("iris", "iris.v1")}
+    assert after == {app: before[app] for app in ("iris", "iris.v1")}
+
+
+def test_a_broken_version_is_reported_failed_and_never_takes_traffic(fleet):
+    base = fleet["base"]
+    fleet["apply"](iris(fleet, {1: 50, 3: 50}, held=(1, 3)))
+    http = requests.Session()
+    answered = Counter(predict_v1(base, http).headers["X-Raylane-Version"] for _ in range(200))
+    assert answered == Counter({"1": 200})
+    states = {v["version"]: v for v in http.get(f"{base}/v2/models/iris", timeout=5).json()["raylane"]["versions"]}
+    assert states[3]["state"] == "failed" and "onnx" in states[3]["error"].lower(), states[3]
+    assert states[1]["state"] == "ready"
+    pinned = predict_v1(base, http, **{"X-Raylane-Version": "3"})
+    assert pinned.status_code == 503 and "failed" in pinned.json()["error"]
+
+
+def test_shadow_answers_are_compared_never_returned(fleet):
+    cluster, base = fleet["cluster"], fleet["base"]
+    fleet["apply"](iris(fleet, {1: 100}, shadow=Shadow(2, 100)))
+    http = requests.Session()
+    assert {predict_v1(base, http).headers["X-Raylane-Version"] for _ in range(100)} == {"1"}
+
+    def shadow_counts():
+        text = cluster.metrics_text()
+        totals = {
+            "requests": metric_sum(text, "ray_raylane_shadow_requests", model="iris", version="2"),
+            "agreements": metric_sum(text, "ray_raylane_shadow_agreements", model="iris", version="2"),
+        }
+        return totals if totals["requests"] >= 100 else None
+
+    totals = wait_for(shadow_counts, timeout_s=20, interval_s=0.5)
+    agreement = totals["agreements"] / totals["requests"]
+    assert 0.8 <= agreement <= 1.0, totals  # two iris classifiers mostly agree on a setosa row
+
+
+def metric_sum(text: str, family: str, **labels: str) -> float:
+    """Sum of a counter's samples with these labels across replicas and scrape targets."""
+    total = 0.0
+    for metric in text_string_to_metric_families(text):
+        if metric.name != family:
+            continue
+        for sample in metric.samples:
+            if sample.name.endswith("_total") and all(sample.labels.get(k) == v for k, v in labels.items()):
+                total += sample.value
+    return total
