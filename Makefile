@@ -53,6 +53,8 @@ up: migrate
 	$(BIN)/honcho start -f Procfile
 
 test: install-dev
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
 	$(BIN)/python scripts/check_services.py
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 

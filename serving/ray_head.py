@@ -32,8 +32,8 @@ import hashlib
 import importlib
 import os
 import secrets
-import signal
 import shutil
+import signal
 import socket
 import subprocess
 import sys
