@@ -49,7 +49,7 @@ class Autoscaling:
 class Batching:
     enabled: bool = False
     max_batch_size: int = 16
-    batch_wait_timeout_s: float = 0.005
+    batch_wait_timeout_s: float = 0.0  # 0: batch whatever queued while the model was busy, never wait
 
 
 @dataclass(frozen=True)

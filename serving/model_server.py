@@ -10,10 +10,12 @@ reported failed (metadata endpoint, `raylane_version_ready` gauge, replica log) 
 from __future__ import annotations
 
 import asyncio
+import bisect
 import logging
 import random
 import tempfile
 import time
+from collections import defaultdict
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -26,6 +28,7 @@ from starlette.responses import JSONResponse
 
 from serving import protocol
 from serving.artifacts import ArtifactFetcher, ArtifactUnavailable
+from serving.batching import MicroBatcher
 from serving.loaders import load
 from serving.loaders.base import LoadedModel, LoaderError
 from serving.routing import NoVersionAvailable, RoutingTable, outputs_agree
@@ -36,6 +39,7 @@ PIN_HEADER = "x-raylane-version"
 SESSION_HEADER = "x-raylane-session"
 LATENCY_BOUNDARIES_MS = [0.5, 1, 2, 5, 10, 20, 50, 100, 200, 500, 1000, 2000, 5000, 10000]
 INPUT_ERRORS = (ValueError, TypeError, KeyError, IndexError)
+METRICS_FLUSH_S = 1.0
 
 
 @dataclass
@@ -59,21 +63,32 @@ class VersionState:
 
 
 class VersionMetrics:
-    """Per-version counters exported through Ray's metrics pipeline (tags: model, version, plus Serve's own)."""
+    """Per-version counters, aggregated in plain Python on the request path and exported once a second.
+
+    A Ray metric call per request costs about as much as a small model's prediction, so requests only bump local
+    numbers; `flush()` sets cumulative gauges (tags model, version, plus Serve's application/deployment/replica).
+    They are cumulative per replica and restart from zero with it, like any Prometheus counter.
+    """
 
     def __init__(self, model: str) -> None:
         self.model = model
         tags = ("model", "version")
-        self.requests = metrics.Counter("raylane_requests", "Requests answered, by version", tag_keys=(*tags, "code"))
-        self.errors = metrics.Counter("raylane_request_errors", "Requests that failed in the model (5xx)", tags)
-        self.latency = metrics.Histogram(
-            "raylane_request_latency_ms", "Time in the model server", LATENCY_BOUNDARIES_MS, tag_keys=tags
+        self.counts: dict[tuple[int, int], int] = defaultdict(int)
+        self.latency: dict[str, dict[int, Histogram]] = {"request": {}, "shadow": {}}
+        self.shadow: dict[int, list[int]] = defaultdict(lambda: [0, 0])
+        self.requests_gauge = metrics.Gauge(
+            "raylane_requests", "Requests answered by version and status code", tag_keys=(*tags, "code")
         )
-        self.shadow_requests = metrics.Counter("raylane_shadow_requests", "Mirrored requests", tags)
-        self.shadow_agreements = metrics.Counter("raylane_shadow_agreements", "Mirrored answers that agreed", tags)
-        self.shadow_latency = metrics.Histogram(
-            "raylane_shadow_latency_ms", "Shadow model time", LATENCY_BOUNDARIES_MS, tag_keys=tags
-        )
+        self.latency_gauges = {
+            kind: (
+                metrics.Gauge(f"raylane_{kind}_latency_ms_bucket", f"{kind} latency histogram", (*tags, "le")),
+                metrics.Gauge(f"raylane_{kind}_latency_ms_sum", f"{kind} latency sum", tags),
+                metrics.Gauge(f"raylane_{kind}_latency_ms_count", f"{kind} latency count", tags),
+            )
+            for kind in self.latency
+        }
+        self.shadow_requests = metrics.Gauge("raylane_shadow_requests", "Mirrored requests", tags)
+        self.shadow_agreements = metrics.Gauge("raylane_shadow_agreements", "Mirrored answers that agreed", tags)
         self.ready = metrics.Gauge("raylane_version_ready", "1 when the version is loaded and answering", tags)
         self.load_ms = metrics.Gauge("raylane_version_load_ms", "Time it took to fetch and load the version", tags)
 
@@ -81,11 +96,56 @@ class VersionMetrics:
         return {"model": self.model, "version": str(version)}
 
     def answered(self, version: int, code: int, elapsed_ms: float) -> None:
-        tags = self.tags(version)
-        self.requests.inc(tags={**tags, "code": str(code)})
-        self.latency.observe(elapsed_ms, tags=tags)
-        if code >= 500:
-            self.errors.inc(tags=tags)
+        self.counts[(version, code)] += 1
+        self.observe("request", version, elapsed_ms)
+
+    def observe(self, kind: str, version: int, elapsed_ms: float) -> None:
+        histogram = self.latency[kind].get(version)
+        if histogram is None:
+            histogram = self.latency[kind][version] = Histogram()
+        histogram.observe(elapsed_ms)
+
+    def mirrored(self, version: int, agreed: bool, elapsed_ms: float) -> None:
+        totals = self.shadow[version]
+        totals[0] += 1
+        totals[1] += agreed
+        self.observe("shadow", version, elapsed_ms)
+
+    def flush(self) -> None:
+        for (version, code), count in list(self.counts.items()):
+            self.requests_gauge.set(count, tags={**self.tags(version), "code": str(code)})
+        for kind, histograms in self.latency.items():
+            buckets, total, count = self.latency_gauges[kind]
+            for version, histogram in list(histograms.items()):
+                tags = self.tags(version)
+                for bound, cumulative in histogram.cumulative():
+                    buckets.set(cumulative, tags={**tags, "le": bound})
+                total.set(histogram.sum, tags=tags)
+                count.set(histogram.count, tags=tags)
+        for version, (requests_seen, agreements) in list(self.shadow.items()):
+            self.shadow_requests.set(requests_seen, tags=self.tags(version))
+            self.shadow_agreements.set(agreements, tags=self.tags(version))
+
+
+class Histogram:
+    """Latency buckets in milliseconds, Prometheus style (cumulative `le` buckets when exported)."""
+
+    def __init__(self) -> None:
+        self.buckets = [0] * (len(LATENCY_BOUNDARIES_MS) + 1)
+        self.sum = 0.0
+        self.count = 0
+
+    def observe(self, value_ms: float) -> None:
+        self.buckets[bisect.bisect_left(LATENCY_BOUNDARIES_MS, value_ms)] += 1
+        self.sum += value_ms
+        self.count += 1
+
+    def cumulative(self) -> list[tuple[str, int]]:
+        running, rows = 0, []
+        for bound, count in zip([*map(str, LATENCY_BOUNDARIES_MS), "+Inf"], self.buckets, strict=True):
+            running += count
+            rows.append((bound, running))
+        return rows
 
 
 class ModelServer:
@@ -97,11 +157,26 @@ class ModelServer:
         self.rng = random.Random()
         self.metrics = VersionMetrics(model)
         self.batching = False
-        self.probe_failures: dict[int, int] = {}
+        self.ready: frozenset[int] = frozenset()
+        self.batchers: dict[int, MicroBatcher] = {}
         self.background: set[asyncio.Task] = set()
+        self.flusher: asyncio.Task | None = None
+
+    def start_flusher(self) -> None:
+        if self.flusher is None:
+            self.flusher = asyncio.get_running_loop().create_task(self.flush_metrics())
+
+    async def flush_metrics(self) -> None:
+        while True:
+            await asyncio.sleep(METRICS_FLUSH_S)
+            try:
+                self.metrics.flush()
+            except Exception:  # metrics must never take the server down
+                logger.exception("flushing %s metrics failed", self.model_name)
 
     # --- configuration ----------------------------------------------------------------------------------------
     async def reconfigure(self, config: dict[str, Any]) -> None:
+        self.start_flusher()
         wanted = {int(spec["version"]): spec for spec in config.get("versions", [])}
         for number, state in list(self.versions.items()):
             if number not in wanted or wanted[number]["sha256"] != state.sha256:
@@ -118,10 +193,17 @@ class ModelServer:
                 current.spec = spec
         batching = config.get("batching") or {}
         self.batching = bool(batching.get("enabled"))
-        if self.batching:
-            self.predict_batched.set_max_batch_size(int(batching.get("max_batch_size", 16)))
-            self.predict_batched.set_batch_wait_timeout_s(float(batching.get("batch_wait_timeout_s", 0.005)))
+        self.batchers = {
+            number: MicroBatcher(
+                state.model.predict,
+                max_batch_size=int(batching.get("max_batch_size", 16)),
+                wait_s=float(batching.get("batch_wait_timeout_s", 0.0)),
+            )
+            for number, state in self.versions.items()
+            if self.batching and state.state == "ready"
+        }
         # Swapped last: requests keep the old split until every new version is loaded.
+        self.ready = frozenset(number for number, state in self.versions.items() if state.state == "ready")
         self.table = RoutingTable.from_user_config(config)
 
     def load_version(self, number: int) -> None:
@@ -149,13 +231,15 @@ class ModelServer:
 
     def drop(self, number: int) -> None:
         state = self.versions.pop(number)
+        self.batchers.pop(number, None)
+        self.ready = self.ready - {number}
         self.metrics.ready.set(0, tags=self.metrics.tags(number))
         if state.work_dir is not None:
             state.work_dir.cleanup()
         logger.info("%s v%s dropped", self.model_name, number)
 
-    def ready_versions(self) -> set[int]:
-        return {number for number, state in self.versions.items() if state.state == "ready"}
+    def ready_versions(self) -> frozenset[int]:
+        return self.ready
 
     # --- health -----------------------------------------------------------------------------------------------
     def check_health(self) -> None:
@@ -169,8 +253,11 @@ class ModelServer:
 
     # --- requests ---------------------------------------------------------------------------------------------
     async def __call__(self, request: Request) -> JSONResponse:
-        suffix = request.url.path[len(request.scope.get("root_path", "")) :]
-        if request.url.path.startswith("/v1/"):
+        root, path = request.scope.get("root_path", ""), request.scope["path"]
+        if not path.startswith(root):  # ASGI servers differ on whether `path` includes `root_path`
+            path = root + path
+        suffix = path[len(root) :]
+        if path.startswith("/v1/"):
             if request.method != "POST":
                 return error(405, "use POST for :predict")
             return await self.infer(request, api="v1", pinned=None)
@@ -188,7 +275,7 @@ class ModelServer:
             if request.method != "POST":
                 return error(405, "use POST for /infer")
             return await self.infer(request, api="v2", pinned=pinned)
-        return error(404, f"no endpoint {request.url.path} for model {self.model_name}")
+        return error(404, f"no endpoint {path} for model {self.model_name}")
 
     async def infer(self, request: Request, *, api: str, pinned: int | None) -> JSONResponse:
         header_pin = request.headers.get(PIN_HEADER)
@@ -239,50 +326,20 @@ class ModelServer:
         return JSONResponse(payload, headers={"X-Raylane-Version": str(number)})
 
     async def predict(self, number: int, state: VersionState, inputs: Any) -> Any:
-        if self.batching and isinstance(inputs, np.ndarray):
-            result = await self.predict_batched((number, inputs))
-            if isinstance(result, RaisedInBatch):
-                raise result.exception
-            return result
-        return state.model.predict(inputs)
-
-    @serve.batch(max_batch_size=16, batch_wait_timeout_s=0.005)
-    async def predict_batched(self, items: list[tuple[int, np.ndarray]]) -> list[Any]:
-        """One model call per version for a whole batch of requests, split back per request."""
-        results: list[Any] = [None] * len(items)
-        by_version: dict[int, list[int]] = {}
-        for index, (number, _) in enumerate(items):
-            by_version.setdefault(number, []).append(index)
-        for number, indexes in by_version.items():
-            state = self.versions[number]
-            arrays = [items[i][1] for i in indexes]
-            try:
-                outputs = state.model.predict(np.concatenate(arrays) if len(arrays) > 1 else arrays[0])
-            except Exception as exc:
-                for i in indexes:
-                    results[i] = exc
-                continue
-            offset = 0
-            for i, array in zip(indexes, arrays, strict=True):
-                rows = len(array)
-                results[i] = slice_rows(outputs, offset, rows) if len(arrays) > 1 else outputs
-                offset += rows
-        # An exception returned (not raised) fails only the requests of that version, not the whole batch.
-        return [RaisedInBatch(r) if isinstance(r, Exception) else r for r in results]
+        batcher = self.batchers.get(number) if isinstance(inputs, np.ndarray) else None
+        if batcher is None:
+            return state.model.predict(inputs)
+        return await batcher.submit(inputs)
 
     def mirror(self, number: int, inputs: Any, primary: Any) -> None:
         async def run() -> None:
-            tags = self.metrics.tags(number)
             started = time.perf_counter()
             try:
                 shadow_outputs = self.versions[number].model.predict(inputs)
                 agreed = outputs_agree(primary, shadow_outputs)
             except Exception:
                 agreed = False
-            self.metrics.shadow_requests.inc(tags=tags)
-            self.metrics.shadow_latency.observe(elapsed_ms(started), tags=tags)
-            if agreed:
-                self.metrics.shadow_agreements.inc(tags=tags)
+            self.metrics.mirrored(number, agreed, elapsed_ms(started))
 
         task = asyncio.get_running_loop().create_task(run())
         self.background.add(task)
@@ -334,17 +391,6 @@ class ModelServer:
         else:
             ready = bool(self.table.effective(self.ready_versions()))
         return JSONResponse({"name": self.model_name, "ready": ready}, status_code=200 if ready else 503)
-
-
-class RaisedInBatch:
-    def __init__(self, exception: Exception) -> None:
-        self.exception = exception
-
-
-def slice_rows(outputs: Any, offset: int, rows: int) -> Any:
-    if isinstance(outputs, dict):
-        return {key: slice_rows(value, offset, rows) for key, value in outputs.items()}
-    return np.asarray(outputs)[offset : offset + rows]
 
 
 def elapsed_ms(started: float) -> float:

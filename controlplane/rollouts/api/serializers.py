@@ -166,7 +166,9 @@ class AutoscalingSerializer(serializers.Serializer):
 class BatchingSerializer(serializers.Serializer):
     enabled = serializers.BooleanField(default=False)
     max_batch_size = serializers.IntegerField(min_value=1, max_value=4096, default=16)
-    batch_wait_timeout_s = serializers.FloatField(min_value=0, max_value=10, default=0.005)
+    batch_wait_timeout_s = serializers.FloatField(
+        min_value=0, max_value=10, default=0.0, help_text="0 batches what queued while the model was busy"
+    )
 
 
 class ResourcesSerializer(serializers.Serializer):

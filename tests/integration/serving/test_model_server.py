@@ -1,10 +1,12 @@
 """The model server on a real local Ray cluster: split, pins, sticky sessions, shadow, both protocols, bad input,
 broken artifacts and the guarantee that rollout changes restart no replica."""
 
+import dataclasses
 import hashlib
 import shutil
 import time
 from collections import Counter
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
@@ -12,7 +14,7 @@ import requests
 from prometheus_client.parser import text_string_to_metric_families
 
 from serving.cluster import RayDashboardCluster
-from serving.config import ArtifactSource, FleetSpec, ModelSpec, Shadow, VersionSpec, serve_config
+from serving.config import ArtifactSource, Batching, FleetSpec, ModelSpec, Shadow, VersionSpec, serve_config
 from serving.ray_head import read_token
 from tests import factories
 
@@ -188,21 +190,39 @@ def test_shadow_answers_are_compared_never_returned(fleet):
         totals = {
             "requests": metric_sum(text, "ray_raylane_shadow_requests", model="iris", version="2"),
             "agreements": metric_sum(text, "ray_raylane_shadow_agreements", model="iris", version="2"),
+            "answered": metric_sum(text, "ray_raylane_requests", model="iris", version="1", code="200"),
         }
         return totals if totals["requests"] >= 100 else None
 
     totals = wait_for(shadow_counts, timeout_s=20, interval_s=0.5)
+    assert totals["answered"] >= 100  # every answered request is counted for its version
     agreement = totals["agreements"] / totals["requests"]
     assert 0.8 <= agreement <= 1.0, totals  # two iris classifiers mostly agree on a setosa row
 
 
 def metric_sum(text: str, family: str, **labels: str) -> float:
-    """Sum of a counter's samples with these labels across replicas and scrape targets."""
+    """Sum of a cumulative metric's samples with these labels across replicas and scrape targets."""
     total = 0.0
     for metric in text_string_to_metric_families(text):
-        if metric.name != family:
-            continue
         for sample in metric.samples:
-            if sample.name.endswith("_total") and all(sample.labels.get(k) == v for k, v in labels.items()):
+            if sample.name == family and all(sample.labels.get(k) == v for k, v in labels.items()):
                 total += sample.value
     return total
+
+
+def test_batching_keeps_every_answer_with_its_request(fleet):
+    fleet["apply"](dataclasses.replace(iris(fleet, {1: 100}), batching=Batching(enabled=True, max_batch_size=8)))
+    features, _ = factories.iris_data()
+    expected = factories.train_iris().predict(features)
+    indexes = list(range(0, 150, 3))
+
+    def ask(index: int) -> tuple[int, list]:
+        payload = {"instances": [features[index].tolist()]}
+        response = requests.post(f"{fleet['base']}/v1/models/iris:predict", json=payload, timeout=10)
+        return index, response.json()["predictions"]
+
+    with ThreadPoolExecutor(max_workers=12) as pool:
+        answers = dict(pool.map(ask, indexes))
+    assert {i: answers[i] for i in indexes} == {i: [int(expected[i])] for i in indexes}
+    metadata = requests.get(f"{fleet['base']}/v2/models/iris", timeout=5).json()
+    assert metadata["raylane"]["batching"] is True
