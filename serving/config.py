@@ -19,6 +19,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 MODEL_SERVER_IMPORT_PATH = "serving.model_server:build_app"
+VERSION_SERVER_IMPORT_PATH = "serving.dedicated:build_version_app"
+ROUTER_CPUS = 0.1
 FRONT_DOOR_IMPORT_PATH = "serving.front_door:build_app"
 FRONT_DOOR_APP = "_raylane"
 PROTOCOLS = ("v2", "v1")
@@ -77,6 +79,8 @@ class ModelSpec:
     batching: Batching = field(default_factory=Batching)
     resources: Resources = field(default_factory=Resources)
     protocols: tuple[str, ...] = PROTOCOLS
+    # Dedicated mode (large models): one application per version behind a router; one more hop per request.
+    dedicated: bool = False
 
 
 @dataclass(frozen=True)
@@ -113,6 +117,11 @@ def app_name(model: str, protocol: str) -> str:
     return model if protocol == "v2" else f"{model}.{protocol}"
 
 
+def version_app_name(model: str, version: int) -> str:
+    """`iris@v3`, a dedicated version's own application (`@` cannot occur in a model name)."""
+    return f"{model}@v{version}"
+
+
 def route_prefix(model: str, protocol: str) -> str:
     return f"/v2/models/{model}" if protocol == "v2" else f"/v1/models/{model}:predict"
 
@@ -140,27 +149,38 @@ def validate_model(model: ModelSpec) -> None:
         raise DesiredStateError(f"model {model.name}: autoscaling needs 0 <= min_replicas <= max_replicas, max >= 1")
 
 
+def version_entry(spec: VersionSpec) -> dict[str, Any]:
+    return {
+        "version": spec.version,
+        "format": spec.format,
+        "sha256": spec.sha256,
+        "size": spec.size,
+        "trusted": spec.trusted,
+        "signature": spec.signature,
+    }
+
+
+def batching_entry(batching: Batching) -> dict[str, Any]:
+    return {
+        "enabled": batching.enabled,
+        "max_batch_size": batching.max_batch_size,
+        "batch_wait_timeout_s": batching.batch_wait_timeout_s,
+    }
+
+
 def user_config(model: ModelSpec) -> dict[str, Any]:
     """What a rollout changes, applied in place by `reconfigure()` (no replica restarts)."""
+    versions = []
+    for spec in sorted(model.versions, key=lambda spec: spec.version):
+        entry = version_entry(spec)
+        if model.dedicated:
+            entry["app"] = version_app_name(model.name, spec.version)
+        versions.append(entry)
     return {
-        "versions": [
-            {
-                "version": spec.version,
-                "format": spec.format,
-                "sha256": spec.sha256,
-                "size": spec.size,
-                "trusted": spec.trusted,
-                "signature": spec.signature,
-            }
-            for spec in sorted(model.versions, key=lambda spec: spec.version)
-        ],
+        "versions": versions,
         "weights": {str(version): percent for version, percent in sorted(model.weights)},
         "shadow": None if model.shadow is None else {"version": model.shadow.version, "percent": model.shadow.percent},
-        "batching": {
-            "enabled": model.batching.enabled,
-            "max_batch_size": model.batching.max_batch_size,
-            "batch_wait_timeout_s": model.batching.batch_wait_timeout_s,
-        },
+        "batching": batching_entry(model.batching),
     }
 
 
@@ -188,6 +208,8 @@ def scaling_options(scaling: Autoscaling) -> dict[str, Any]:
 def model_applications(model: ModelSpec, fleet: FleetSpec) -> list[dict[str, Any]]:
     validate_model(model)
     applications = []
+    # In dedicated mode the protocol applications are light routers; the versions carry the resources.
+    router_resources = ray_actor_options(Resources(num_cpus=ROUTER_CPUS)) if model.dedicated else None
     for protocol in PROTOCOLS:
         if protocol not in model.protocols:
             continue
@@ -200,15 +222,36 @@ def model_applications(model: ModelSpec, fleet: FleetSpec) -> list[dict[str, Any
                 {
                     "name": "ModelServer",
                     "user_config": user_config(model),
-                    "ray_actor_options": ray_actor_options(model.resources),
+                    "ray_actor_options": router_resources or ray_actor_options(model.resources),
                     **scaling_options(model.autoscaling),
                 }
             ],
         }
-        if fleet.runtime_env:
-            application["runtime_env"] = fleet.runtime_env
         applications.append(application)
+    if model.dedicated:
+        applications.extend(version_application(model, spec, fleet) for spec in model.versions)
+    if fleet.runtime_env:
+        for application in applications:
+            application["runtime_env"] = fleet.runtime_env
     return applications
+
+
+def version_application(model: ModelSpec, spec: VersionSpec, fleet: FleetSpec) -> dict[str, Any]:
+    """A dedicated version: no HTTP route of its own, reached through the router's handle."""
+    return {
+        "name": version_app_name(model.name, spec.version),
+        "route_prefix": None,
+        "import_path": VERSION_SERVER_IMPORT_PATH,
+        "args": {"model": model.name, "version": spec.version, "artifacts": fleet.artifacts.as_args()},
+        "deployments": [
+            {
+                "name": "VersionServer",
+                "user_config": {"version": version_entry(spec), "batching": batching_entry(model.batching)},
+                "ray_actor_options": ray_actor_options(model.resources),
+                **scaling_options(model.autoscaling),
+            }
+        ],
+    }
 
 
 def front_door_application(fleet: FleetSpec) -> dict[str, Any]:

@@ -10,142 +10,31 @@ reported failed (metadata endpoint, `raylane_version_ready` gauge, replica log) 
 from __future__ import annotations
 
 import asyncio
-import bisect
 import logging
 import random
-import tempfile
 import time
-from collections import defaultdict
-from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
 import numpy as np
 from ray import serve
-from ray.serve import metrics
 from starlette.requests import Request
 from starlette.responses import JSONResponse
 
 from serving import protocol
-from serving.artifacts import ArtifactFetcher, ArtifactUnavailable
+from serving.artifacts import ArtifactFetcher
 from serving.batching import MicroBatcher
-from serving.loaders import load
-from serving.loaders.base import LoadedModel, LoaderError
+from serving.dedicated import RemoteVersion
 from serving.routing import NoVersionAvailable, RoutingTable, outputs_agree
+from serving.server_metrics import VersionMetrics
+from serving.versions import VersionState, load_version
 
 logger = logging.getLogger("ray.serve")
 
 PIN_HEADER = "x-raylane-version"
 SESSION_HEADER = "x-raylane-session"
-LATENCY_BOUNDARIES_MS = [0.5, 1, 2, 5, 10, 20, 50, 100, 200, 500, 1000, 2000, 5000, 10000]
 INPUT_ERRORS = (ValueError, TypeError, KeyError, IndexError)
 METRICS_FLUSH_S = 1.0
-
-
-@dataclass
-class VersionState:
-    spec: dict[str, Any]
-    state: str = "loading"  # loading | ready | failed
-    model: LoadedModel | None = None
-    error: str = ""
-    load_ms: float = 0.0
-    work_dir: tempfile.TemporaryDirectory | None = field(default=None, repr=False)
-
-    @property
-    def sha256(self) -> str:
-        return self.spec["sha256"]
-
-    @property
-    def signature(self) -> dict[str, Any] | None:
-        if self.spec.get("signature"):
-            return self.spec["signature"]
-        return self.model.signature if self.model is not None else None
-
-
-class VersionMetrics:
-    """Per-version counters, aggregated in plain Python on the request path and exported once a second.
-
-    A Ray metric call per request costs about as much as a small model's prediction, so requests only bump local
-    numbers; `flush()` sets cumulative gauges (tags model, version, plus Serve's application/deployment/replica).
-    They are cumulative per replica and restart from zero with it, like any Prometheus counter.
-    """
-
-    def __init__(self, model: str) -> None:
-        self.model = model
-        tags = ("model", "version")
-        self.counts: dict[tuple[int, int], int] = defaultdict(int)
-        self.latency: dict[str, dict[int, Histogram]] = {"request": {}, "shadow": {}}
-        self.shadow: dict[int, list[int]] = defaultdict(lambda: [0, 0])
-        self.requests_gauge = metrics.Gauge(
-            "raylane_requests", "Requests answered by version and status code", tag_keys=(*tags, "code")
-        )
-        self.latency_gauges = {
-            kind: (
-                metrics.Gauge(f"raylane_{kind}_latency_ms_bucket", f"{kind} latency histogram", (*tags, "le")),
-                metrics.Gauge(f"raylane_{kind}_latency_ms_sum", f"{kind} latency sum", tags),
-                metrics.Gauge(f"raylane_{kind}_latency_ms_count", f"{kind} latency count", tags),
-            )
-            for kind in self.latency
-        }
-        self.shadow_requests = metrics.Gauge("raylane_shadow_requests", "Mirrored requests", tags)
-        self.shadow_agreements = metrics.Gauge("raylane_shadow_agreements", "Mirrored answers that agreed", tags)
-        self.ready = metrics.Gauge("raylane_version_ready", "1 when the version is loaded and answering", tags)
-        self.load_ms = metrics.Gauge("raylane_version_load_ms", "Time it took to fetch and load the version", tags)
-
-    def tags(self, version: int) -> dict[str, str]:
-        return {"model": self.model, "version": str(version)}
-
-    def answered(self, version: int, code: int, elapsed_ms: float) -> None:
-        self.counts[(version, code)] += 1
-        self.observe("request", version, elapsed_ms)
-
-    def observe(self, kind: str, version: int, elapsed_ms: float) -> None:
-        histogram = self.latency[kind].get(version)
-        if histogram is None:
-            histogram = self.latency[kind][version] = Histogram()
-        histogram.observe(elapsed_ms)
-
-    def mirrored(self, version: int, agreed: bool, elapsed_ms: float) -> None:
-        totals = self.shadow[version]
-        totals[0] += 1
-        totals[1] += agreed
-        self.observe("shadow", version, elapsed_ms)
-
-    def flush(self) -> None:
-        for (version, code), count in list(self.counts.items()):
-            self.requests_gauge.set(count, tags={**self.tags(version), "code": str(code)})
-        for kind, histograms in self.latency.items():
-            buckets, total, count = self.latency_gauges[kind]
-            for version, histogram in list(histograms.items()):
-                tags = self.tags(version)
-                for bound, cumulative in histogram.cumulative():
-                    buckets.set(cumulative, tags={**tags, "le": bound})
-                total.set(histogram.sum, tags=tags)
-                count.set(histogram.count, tags=tags)
-        for version, (requests_seen, agreements) in list(self.shadow.items()):
-            self.shadow_requests.set(requests_seen, tags=self.tags(version))
-            self.shadow_agreements.set(agreements, tags=self.tags(version))
-
-
-class Histogram:
-    """Latency buckets in milliseconds, Prometheus style (cumulative `le` buckets when exported)."""
-
-    def __init__(self) -> None:
-        self.buckets = [0] * (len(LATENCY_BOUNDARIES_MS) + 1)
-        self.sum = 0.0
-        self.count = 0
-
-    def observe(self, value_ms: float) -> None:
-        self.buckets[bisect.bisect_left(LATENCY_BOUNDARIES_MS, value_ms)] += 1
-        self.sum += value_ms
-        self.count += 1
-
-    def cumulative(self) -> list[tuple[str, int]]:
-        running, rows = 0, []
-        for bound, count in zip([*map(str, LATENCY_BOUNDARIES_MS), "+Inf"], self.buckets, strict=True):
-            running += count
-            rows.append((bound, running))
-        return rows
+REMOTE_LOAD_TIMEOUT_S = 600
 
 
 class ModelServer:
@@ -186,11 +75,15 @@ class ModelServer:
             retry = (
                 current is not None and current.state == "failed" and spec.get("trusted") != current.spec.get("trusted")
             )
-            if current is None or retry:
+            if current is not None and not retry:
+                current.spec = spec
+            elif spec.get("app"):
+                # Dedicated mode: the version loads in its own application; watch it until it answers.
+                self.versions[number] = VersionState(spec=spec, model=RemoteVersion(spec["app"]))
+                self.watch_remote(number)
+            else:
                 self.versions[number] = VersionState(spec=spec)
                 await asyncio.to_thread(self.load_version, number)
-            else:
-                current.spec = spec
         batching = config.get("batching") or {}
         self.batching = bool(batching.get("enabled"))
         self.batchers = {
@@ -200,7 +93,7 @@ class ModelServer:
                 wait_s=float(batching.get("batch_wait_timeout_s", 0.0)),
             )
             for number, state in self.versions.items()
-            if self.batching and state.state == "ready"
+            if self.batching and state.state == "ready" and not isinstance(state.model, RemoteVersion)
         }
         # Swapped last: requests keep the old split until every new version is loaded.
         self.ready = frozenset(number for number, state in self.versions.items() if state.state == "ready")
@@ -208,26 +101,44 @@ class ModelServer:
 
     def load_version(self, number: int) -> None:
         state = self.versions[number]
-        started = time.perf_counter()
-        try:
-            path = self.fetcher.fetch(state.sha256)
-            state.work_dir = tempfile.TemporaryDirectory(prefix=f"raylane-{self.model_name}-v{number}-")
-            state.model = load(
-                state.spec["format"], path, trusted=bool(state.spec.get("trusted")), work_dir=Path(state.work_dir.name)
-            )
-            state.state = "ready"
-        except (ArtifactUnavailable, LoaderError, OSError, MemoryError) as exc:
-            state.state, state.error = "failed", f"{type(exc).__name__}: {exc}"
-        except Exception as exc:  # a model's own code may raise anything while loading
-            state.state, state.error = "failed", f"{type(exc).__name__}: {exc}"
-        state.load_ms = (time.perf_counter() - started) * 1000
+        load_version(state, self.fetcher, self.model_name)
+        self.report_state(number)
+
+    def watch_remote(self, number: int) -> None:
+        """Poll a dedicated version's application until it reports loaded or failed, then let it take traffic."""
+
+        async def watch() -> None:
+            state = self.versions.get(number)
+            deadline = time.monotonic() + REMOTE_LOAD_TIMEOUT_S
+            while state is not None and self.versions.get(number) is state:
+                try:
+                    report = await asyncio.wait_for(state.model.describe(), timeout=5)
+                except Exception as exc:  # the application is still starting, or gone
+                    report = {"state": "loading", "error": f"{type(exc).__name__}: {exc}"}
+                if report["state"] != "loading" or time.monotonic() > deadline:
+                    state.state = report["state"] if report["state"] != "loading" else "failed"
+                    state.error = report.get("error") or ""
+                    state.load_ms = report.get("load_ms", 0.0)
+                    state.model.framework = report.get("framework", "")
+                    state.model.signature = report.get("signature")
+                    if state.state == "ready":
+                        self.ready = self.ready | {number}
+                    self.report_state(number)
+                    return
+                await asyncio.sleep(0.5)
+
+        self.spawn(watch())
+
+    def spawn(self, coroutine: Any) -> None:
+        task = asyncio.get_running_loop().create_task(coroutine)
+        self.background.add(task)
+        task.add_done_callback(self.background.discard)
+
+    def report_state(self, number: int) -> None:
+        state = self.versions[number]
         tags = self.metrics.tags(number)
         self.metrics.ready.set(1 if state.state == "ready" else 0, tags=tags)
         self.metrics.load_ms.set(state.load_ms, tags=tags)
-        if state.state == "ready":
-            logger.info("%s v%s loaded in %.0f ms", self.model_name, number, state.load_ms)
-        else:
-            logger.error("%s v%s failed to load: %s", self.model_name, number, state.error)
 
     def drop(self, number: int) -> None:
         state = self.versions.pop(number)
@@ -243,11 +154,12 @@ class ModelServer:
 
     # --- health -----------------------------------------------------------------------------------------------
     def check_health(self) -> None:
-        """Fails when no version that takes traffic can answer, so Serve replaces the replica."""
-        if not self.table.weights:
+        """Fails when every version that takes traffic has failed, so Serve replaces the replica. Versions still
+        loading (a dedicated version's application starting) keep it healthy."""
+        weighted = {version for version, percent in self.table.weights if percent > 0}
+        if not weighted:
             return
-        serving_versions = {version for version, _ in self.table.effective(self.ready_versions())}
-        if not serving_versions:
+        if all(number in self.versions and self.versions[number].state == "failed" for number in weighted):
             states = {n: f"{s.state} {s.error}".strip() for n, s in self.versions.items()}
             raise RuntimeError(f"{self.model_name}: no version that takes traffic can answer: {states}")
 
@@ -326,6 +238,8 @@ class ModelServer:
         return JSONResponse(payload, headers={"X-Raylane-Version": str(number)})
 
     async def predict(self, number: int, state: VersionState, inputs: Any) -> Any:
+        if isinstance(state.model, RemoteVersion):
+            return await state.model.predict(inputs)
         batcher = self.batchers.get(number) if isinstance(inputs, np.ndarray) else None
         if batcher is None:
             return state.model.predict(inputs)
@@ -335,15 +249,14 @@ class ModelServer:
         async def run() -> None:
             started = time.perf_counter()
             try:
-                shadow_outputs = self.versions[number].model.predict(inputs)
+                state = self.versions[number]
+                shadow_outputs = await self.predict(number, state, inputs) if state.model else None
                 agreed = outputs_agree(primary, shadow_outputs)
             except Exception:
                 agreed = False
             self.metrics.mirrored(number, agreed, elapsed_ms(started))
 
-        task = asyncio.get_running_loop().create_task(run())
-        self.background.add(task)
-        task.add_done_callback(self.background.discard)
+        self.spawn(run())
 
     # --- metadata ---------------------------------------------------------------------------------------------
     def version_report(self) -> dict[str, str]:

@@ -22,14 +22,21 @@ def version_spec(version: ModelVersion) -> VersionSpec:
 
 def model_spec(deployment: Deployment) -> ModelSpec:
     stable = deployment.stable_version
+    resources = Resources(**deployment.resources)
     return ModelSpec(
         name=deployment.model.name,
         versions=(version_spec(stable),),
         weights=((stable.version, 100),),
         autoscaling=Autoscaling(**deployment.autoscaling),
         batching=Batching(**deployment.batching),
-        resources=Resources(**deployment.resources),
+        resources=resources,
+        dedicated=needs_dedicated_mode(resources),
     )
+
+
+def needs_dedicated_mode(resources: Resources) -> bool:
+    """GPUs, or more memory than every replica should hold for all active versions: one application per version."""
+    return resources.num_gpus > 0 or (resources.memory_mb or 0) > settings.RAYLANE_DEDICATED_MEMORY_MB
 
 
 def artifact_source() -> ArtifactSource:

@@ -108,3 +108,15 @@ def test_deleting_a_deployment_removes_only_its_applications(iris, twin, people,
     ).json()
     assert committed(client.delete, f"/api/v1/deployments/{deployment['id']}/").status_code == 204
     assert set(deployed_apps(twin)) == {"_raylane"}
+
+
+@pytest.mark.parametrize(
+    ("resources", "dedicated"), [({"num_gpus": 0.5}, True), ({"memory_mb": 16384}, True), ({"memory_mb": 512}, False)]
+)
+def test_large_models_run_in_dedicated_mode(iris, twin, people, client_for, committed, resources, dedicated):
+    payload = {"model": "iris", "stable_version": 1, "resources": resources}
+    assert (
+        committed(client_for(people["deployer"]).post, "/api/v1/deployments/", payload, format="json").status_code
+        == 201
+    )
+    assert ("iris@v1" in deployed_apps(twin)) is dedicated

@@ -226,3 +226,41 @@ def test_batching_keeps_every_answer_with_its_request(fleet):
     assert {i: answers[i] for i in indexes} == {i: [int(expected[i])] for i in indexes}
     metadata = requests.get(f"{fleet['base']}/v2/models/iris", timeout=5).json()
     assert metadata["raylane"]["batching"] is True
+
+
+def test_dedicated_mode_routes_through_one_application_per_version(fleet):
+    cluster, base = fleet["cluster"], fleet["base"]
+    fleet["apply"](dataclasses.replace(iris(fleet, {1: 50, 2: 50}), dedicated=True))
+
+    def both_ready():
+        metadata = requests.get(f"{base}/v2/models/iris", timeout=5).json()
+        return [v["state"] for v in metadata["raylane"]["versions"]] == ["ready", "ready"]
+
+    wait_for(both_ready, timeout_s=60, interval_s=0.5)
+    http = requests.Session()
+    seen = Counter(predict_v1(base, http).headers["X-Raylane-Version"] for _ in range(400))
+    assert abs(seen["1"] / 400 - 0.5) < 0.1, seen
+    version_one = replica_ids(cluster, "iris@v1")
+
+    fleet["apply"](dataclasses.replace(iris(fleet, {1: 100, 2: 0}, held=(1, 2, 3)), dedicated=True))
+    assert replica_ids(cluster, "iris@v1") == version_one  # adding a version app restarts no other version
+    assert {predict_v1(base, http).headers["X-Raylane-Version"] for _ in range(50)} == {"1"}
+    states = {
+        v["version"]: v["state"]
+        for v in wait_for(
+            lambda: (
+                [
+                    v
+                    for v in requests.get(f"{base}/v2/models/iris", timeout=5).json()["raylane"]["versions"]
+                    if v["version"] == 3 and v["state"] != "loading"
+                ]
+                and requests.get(f"{base}/v2/models/iris", timeout=5).json()["raylane"]["versions"]
+            ),
+            timeout_s=60,
+            interval_s=0.5,
+        )
+    }
+    assert states == {1: "ready", 2: "ready", 3: "failed"}
+    tensor = {"name": "X", "shape": [1, 4], "datatype": "FP32", "data": ROW}
+    pinned = http.post(f"{base}/v2/models/iris/versions/2/infer", json={"inputs": [tensor]}, timeout=10)
+    assert pinned.status_code == 200 and pinned.json()["model_version"] == "2"

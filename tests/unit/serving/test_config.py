@@ -105,3 +105,27 @@ def test_hash_ignores_key_order():
     config = serve_config(FleetSpec(models=(iris(),)))
     reordered = dict(reversed(list(config.items())))
     assert config_hash(config) == config_hash(reordered)
+
+
+def test_dedicated_mode_gives_each_version_its_own_application_behind_a_light_router():
+    model = iris(dedicated=True, resources=Resources(num_cpus=1, num_gpus=0.5, memory_mb=8192))
+    config = serve_config(FleetSpec(models=(model,)))
+    applications = apps(config)
+    assert {"iris@v1", "iris@v2"} <= set(applications)
+    version_app = applications["iris@v2"]
+    assert version_app["route_prefix"] is None
+    assert version_app["import_path"] == "serving.dedicated:build_version_app"
+    (deployment,) = version_app["deployments"]
+    assert deployment["ray_actor_options"] == {"num_cpus": 1, "num_gpus": 0.5, "memory": 8192 * 1024 * 1024}
+    assert deployment["user_config"]["version"]["sha256"] == "b" * 64
+    router = applications["iris"]["deployments"][0]
+    assert router["ray_actor_options"] == {"num_cpus": 0.1}
+    assert [v["app"] for v in router["user_config"]["versions"]] == ["iris@v1", "iris@v2"]
+    ServeDeploySchema.model_validate(config)
+
+
+def test_dedicated_weight_changes_touch_only_the_routers():
+    before = apps(serve_config(FleetSpec(models=(iris(dedicated=True),))))
+    after = apps(serve_config(FleetSpec(models=(iris(dedicated=True, weights=((1, 0), (2, 100))),))))
+    assert before["iris@v1"] == after["iris@v1"] and before["iris@v2"] == after["iris@v2"]
+    assert before["iris"]["deployments"][0]["user_config"] != after["iris"]["deployments"][0]["user_config"]

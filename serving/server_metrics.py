@@ -1,0 +1,96 @@
+"""Per-version metrics of the model server, aggregated in process and exported through Ray's metrics pipeline."""
+
+from __future__ import annotations
+
+import bisect
+from collections import defaultdict
+
+from ray.serve import metrics
+
+LATENCY_BOUNDARIES_MS = [0.5, 1, 2, 5, 10, 20, 50, 100, 200, 500, 1000, 2000, 5000, 10000]
+
+
+class VersionMetrics:
+    """Per-version counters, aggregated in plain Python on the request path and exported once a second.
+
+    A Ray metric call per request costs about as much as a small model's prediction, so requests only bump local
+    numbers; `flush()` sets cumulative gauges (tags model, version, plus Serve's application/deployment/replica).
+    They are cumulative per replica and restart from zero with it, like any Prometheus counter.
+    """
+
+    def __init__(self, model: str) -> None:
+        self.model = model
+        tags = ("model", "version")
+        self.counts: dict[tuple[int, int], int] = defaultdict(int)
+        self.latency: dict[str, dict[int, Histogram]] = {"request": {}, "shadow": {}}
+        self.shadow: dict[int, list[int]] = defaultdict(lambda: [0, 0])
+        self.requests_gauge = metrics.Gauge(
+            "raylane_requests", "Requests answered by version and status code", tag_keys=(*tags, "code")
+        )
+        self.latency_gauges = {
+            kind: (
+                metrics.Gauge(f"raylane_{kind}_latency_ms_bucket", f"{kind} latency histogram", (*tags, "le")),
+                metrics.Gauge(f"raylane_{kind}_latency_ms_sum", f"{kind} latency sum", tags),
+                metrics.Gauge(f"raylane_{kind}_latency_ms_count", f"{kind} latency count", tags),
+            )
+            for kind in self.latency
+        }
+        self.shadow_requests = metrics.Gauge("raylane_shadow_requests", "Mirrored requests", tags)
+        self.shadow_agreements = metrics.Gauge("raylane_shadow_agreements", "Mirrored answers that agreed", tags)
+        self.ready = metrics.Gauge("raylane_version_ready", "1 when the version is loaded and answering", tags)
+        self.load_ms = metrics.Gauge("raylane_version_load_ms", "Time it took to fetch and load the version", tags)
+
+    def tags(self, version: int) -> dict[str, str]:
+        return {"model": self.model, "version": str(version)}
+
+    def answered(self, version: int, code: int, elapsed_ms: float) -> None:
+        self.counts[(version, code)] += 1
+        self.observe("request", version, elapsed_ms)
+
+    def observe(self, kind: str, version: int, elapsed_ms: float) -> None:
+        histogram = self.latency[kind].get(version)
+        if histogram is None:
+            histogram = self.latency[kind][version] = Histogram()
+        histogram.observe(elapsed_ms)
+
+    def mirrored(self, version: int, agreed: bool, elapsed_ms: float) -> None:
+        totals = self.shadow[version]
+        totals[0] += 1
+        totals[1] += agreed
+        self.observe("shadow", version, elapsed_ms)
+
+    def flush(self) -> None:
+        for (version, code), count in list(self.counts.items()):
+            self.requests_gauge.set(count, tags={**self.tags(version), "code": str(code)})
+        for kind, histograms in self.latency.items():
+            buckets, total, count = self.latency_gauges[kind]
+            for version, histogram in list(histograms.items()):
+                tags = self.tags(version)
+                for bound, cumulative in histogram.cumulative():
+                    buckets.set(cumulative, tags={**tags, "le": bound})
+                total.set(histogram.sum, tags=tags)
+                count.set(histogram.count, tags=tags)
+        for version, (requests_seen, agreements) in list(self.shadow.items()):
+            self.shadow_requests.set(requests_seen, tags=self.tags(version))
+            self.shadow_agreements.set(agreements, tags=self.tags(version))
+
+
+class Histogram:
+    """Latency buckets in milliseconds, Prometheus style (cumulative `le` buckets when exported)."""
+
+    def __init__(self) -> None:
+        self.buckets = [0] * (len(LATENCY_BOUNDARIES_MS) + 1)
+        self.sum = 0.0
+        self.count = 0
+
+    def observe(self, value_ms: float) -> None:
+        self.buckets[bisect.bisect_left(LATENCY_BOUNDARIES_MS, value_ms)] += 1
+        self.sum += value_ms
+        self.count += 1
+
+    def cumulative(self) -> list[tuple[str, int]]:
+        running, rows = 0, []
+        for bound, count in zip([*map(str, LATENCY_BOUNDARIES_MS), "+Inf"], self.buckets, strict=True):
+            running += count
+            rows.append((bound, running))
+        return rows
