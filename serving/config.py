@@ -81,6 +81,8 @@ class ModelSpec:
     protocols: tuple[str, ...] = PROTOCOLS
     # Dedicated mode (large models): one application per version behind a router; one more hop per request.
     dedicated: bool = False
+    # Pooled (long-tail models): served by the shared pool in the `/` application, loaded on first use.
+    pooled: bool = False
 
 
 @dataclass(frozen=True)
@@ -110,6 +112,9 @@ class FleetSpec:
     http_host: str = "127.0.0.1"
     http_port: int = 8080
     runtime_env: dict[str, Any] | None = None
+    pool_models_per_replica: int = 8
+    pool_autoscaling: Autoscaling = field(default_factory=Autoscaling)
+    pool_resources: Resources = field(default_factory=lambda: Resources(num_cpus=0.25))
 
 
 def app_name(model: str, protocol: str) -> str:
@@ -144,6 +149,8 @@ def validate_model(model: ModelSpec) -> None:
     unknown_protocols = set(model.protocols) - set(PROTOCOLS)
     if unknown_protocols or not model.protocols:
         raise DesiredStateError(f"model {model.name}: protocols must be a non-empty subset of {PROTOCOLS}")
+    if model.pooled and model.dedicated:
+        raise DesiredStateError(f"model {model.name}: a model is either pooled or dedicated, not both")
     scaling = model.autoscaling
     if scaling.min_replicas < 0 or scaling.max_replicas < max(1, scaling.min_replicas):
         raise DesiredStateError(f"model {model.name}: autoscaling needs 0 <= min_replicas <= max_replicas, max >= 1")
@@ -255,13 +262,26 @@ def version_application(model: ModelSpec, spec: VersionSpec, fleet: FleetSpec) -
 
 
 def front_door_application(fleet: FleetSpec) -> dict[str, Any]:
-    """Answers `/v2/health/*`, `/v2` and JSON 404s for models that are not deployed (the `/` catch-all)."""
+    """The `/` catch-all: `/v2/health/*`, `/v2`, JSON 404s for unknown models, and the pool of long-tail models."""
+    pooled = sorted((model for model in fleet.models if model.pooled), key=lambda model: model.name)
+    for model in pooled:
+        validate_model(model)
     application: dict[str, Any] = {
         "name": FRONT_DOOR_APP,
         "route_prefix": "/",
         "import_path": FRONT_DOOR_IMPORT_PATH,
-        "args": {},
-        "deployments": [{"name": "FrontDoor", "num_replicas": 1, "ray_actor_options": {"num_cpus": 0.05}}],
+        "args": {"artifacts": fleet.artifacts.as_args()},
+        "deployments": [
+            {
+                "name": "FrontDoor",
+                "user_config": {
+                    "max_models_per_replica": fleet.pool_models_per_replica,
+                    "models": {model.name: user_config(model) for model in pooled},
+                },
+                "ray_actor_options": ray_actor_options(fleet.pool_resources),
+                **scaling_options(fleet.pool_autoscaling),
+            }
+        ],
     }
     if fleet.runtime_env:
         application["runtime_env"] = fleet.runtime_env
@@ -275,7 +295,8 @@ def serve_config(fleet: FleetSpec) -> dict[str, Any]:
         raise DesiredStateError(f"model names must be unique: {names}")
     applications = [front_door_application(fleet)]
     for model in sorted(fleet.models, key=lambda model: model.name):
-        applications.extend(model_applications(model, fleet))
+        if not model.pooled:
+            applications.extend(model_applications(model, fleet))
     return {
         "http_options": {"host": fleet.http_host, "port": fleet.http_port},
         "applications": applications,

@@ -13,6 +13,7 @@ import asyncio
 import logging
 import random
 import time
+from collections.abc import Callable
 from typing import Any
 
 import numpy as np
@@ -38,8 +39,21 @@ REMOTE_LOAD_TIMEOUT_S = 600
 
 
 class ModelServer:
-    def __init__(self, model: str, artifacts: dict[str, Any]) -> None:
+    """In `lazy` mode (the shared pool for long-tail models) versions load on first use instead of in
+    `reconfigure`, and `on_load(model, version)` lets the pool evict the least recently used ones."""
+
+    def __init__(
+        self,
+        model: str,
+        artifacts: dict[str, Any],
+        *,
+        lazy: bool = False,
+        on_load: Callable[[str, int], None] | None = None,
+    ) -> None:
         self.model_name = model
+        self.lazy = lazy
+        self.on_load = on_load
+        self.loading: dict[int, asyncio.Future] = {}
         self.fetcher = ArtifactFetcher(**artifacts)
         self.versions: dict[int, VersionState] = {}
         self.table = RoutingTable(())
@@ -77,6 +91,8 @@ class ModelServer:
             )
             if current is not None and not retry:
                 current.spec = spec
+            elif self.lazy:
+                self.versions[number] = VersionState(spec=spec, state="cold")
             elif spec.get("app"):
                 # Dedicated mode: the version loads in its own application; watch it until it answers.
                 self.versions[number] = VersionState(spec=spec, model=RemoteVersion(spec["app"]))
@@ -96,7 +112,7 @@ class ModelServer:
             if self.batching and state.state == "ready" and not isinstance(state.model, RemoteVersion)
         }
         # Swapped last: requests keep the old split until every new version is loaded.
-        self.ready = frozenset(number for number, state in self.versions.items() if state.state == "ready")
+        self.ready = frozenset(number for number, s in self.versions.items() if s.state in ("ready", "cold"))
         self.table = RoutingTable.from_user_config(config)
 
     def load_version(self, number: int) -> None:
@@ -140,6 +156,41 @@ class ModelServer:
         self.metrics.ready.set(1 if state.state == "ready" else 0, tags=tags)
         self.metrics.load_ms.set(state.load_ms, tags=tags)
 
+    async def warm(self, number: int) -> VersionState:
+        """Load a cold version on first use (lazy mode); concurrent requests for it wait for the same load."""
+        state = self.versions[number]
+        if state.state != "cold":
+            return state
+        pending = self.loading.get(number)
+        if pending is None:
+            pending = self.loading[number] = asyncio.get_running_loop().create_future()
+            try:
+                await asyncio.to_thread(self.load_version, number)
+                self.metrics.cold_loads[number] += 1
+                if state.state == "failed":
+                    self.ready = self.ready - {number}
+                elif self.on_load is not None:
+                    self.on_load(self.model_name, number)
+            finally:
+                del self.loading[number]
+                pending.set_result(None)
+        else:
+            await pending
+        return state
+
+    def unload(self, number: int) -> None:
+        """Free a loaded version but keep it routable: the next request for it loads it again (pool eviction)."""
+        state = self.versions.get(number)
+        if state is None or state.state != "ready":
+            return
+        state.state, state.model = "cold", None
+        self.batchers.pop(number, None)
+        if state.work_dir is not None:
+            state.work_dir.cleanup()
+            state.work_dir = None
+        self.metrics.ready.set(0, tags=self.metrics.tags(number))
+        logger.info("%s v%s evicted from this pool replica", self.model_name, number)
+
     def drop(self, number: int) -> None:
         state = self.versions.pop(number)
         self.batchers.pop(number, None)
@@ -168,7 +219,10 @@ class ModelServer:
         root, path = request.scope.get("root_path", ""), request.scope["path"]
         if not path.startswith(root):  # ASGI servers differ on whether `path` includes `root_path`
             path = root + path
-        suffix = path[len(root) :]
+        return await self.handle(request, path, path[len(root) :])
+
+    async def handle(self, request: Request, path: str, suffix: str) -> JSONResponse:
+        """`suffix` is what follows `/v2/models/<name>` (ignored for the v1 `:predict` path)."""
         if path.startswith("/v1/"):
             if request.method != "POST":
                 return error(405, "use POST for :predict")
@@ -204,6 +258,8 @@ class ModelServer:
         except NoVersionAvailable:
             return error(503, f"no version of {self.model_name} can answer: {self.version_report()}")
         state = self.versions.get(number)
+        if state is not None and state.state == "cold":
+            state = await self.warm(number)
         if state is None or state.state != "ready":
             reason = "is not deployed" if state is None else f"is {state.state} {state.error}".rstrip()
             return error(404 if state is None else 503, f"version {number} of {self.model_name} {reason}")
@@ -249,7 +305,7 @@ class ModelServer:
         async def run() -> None:
             started = time.perf_counter()
             try:
-                state = self.versions[number]
+                state = await self.warm(number)
                 shadow_outputs = await self.predict(number, state, inputs) if state.model else None
                 agreed = outputs_agree(primary, shadow_outputs)
             except Exception:

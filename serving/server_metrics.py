@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import bisect
+import functools
 from collections import defaultdict
+from typing import Any
 
 from ray.serve import metrics
 
@@ -20,25 +22,18 @@ class VersionMetrics:
 
     def __init__(self, model: str) -> None:
         self.model = model
-        tags = ("model", "version")
         self.counts: dict[tuple[int, int], int] = defaultdict(int)
         self.latency: dict[str, dict[int, Histogram]] = {"request": {}, "shadow": {}}
         self.shadow: dict[int, list[int]] = defaultdict(lambda: [0, 0])
-        self.requests_gauge = metrics.Gauge(
-            "raylane_requests", "Requests answered by version and status code", tag_keys=(*tags, "code")
-        )
-        self.latency_gauges = {
-            kind: (
-                metrics.Gauge(f"raylane_{kind}_latency_ms_bucket", f"{kind} latency histogram", (*tags, "le")),
-                metrics.Gauge(f"raylane_{kind}_latency_ms_sum", f"{kind} latency sum", tags),
-                metrics.Gauge(f"raylane_{kind}_latency_ms_count", f"{kind} latency count", tags),
-            )
-            for kind in self.latency
-        }
-        self.shadow_requests = metrics.Gauge("raylane_shadow_requests", "Mirrored requests", tags)
-        self.shadow_agreements = metrics.Gauge("raylane_shadow_agreements", "Mirrored answers that agreed", tags)
-        self.ready = metrics.Gauge("raylane_version_ready", "1 when the version is loaded and answering", tags)
-        self.load_ms = metrics.Gauge("raylane_version_load_ms", "Time it took to fetch and load the version", tags)
+        self.cold_loads: dict[int, int] = defaultdict(int)
+        gauges = shared_gauges()
+        self.requests_gauge = gauges["requests"]
+        self.latency_gauges = gauges["latency"]
+        self.shadow_requests = gauges["shadow_requests"]
+        self.shadow_agreements = gauges["shadow_agreements"]
+        self.ready = gauges["ready"]
+        self.load_ms = gauges["load_ms"]
+        self.cold_loads_gauge = gauges["cold_loads"]
 
     def tags(self, version: int) -> dict[str, str]:
         return {"model": self.model, "version": str(version)}
@@ -70,9 +65,35 @@ class VersionMetrics:
                     buckets.set(cumulative, tags={**tags, "le": bound})
                 total.set(histogram.sum, tags=tags)
                 count.set(histogram.count, tags=tags)
+        for version, count in list(self.cold_loads.items()):
+            self.cold_loads_gauge.set(count, tags=self.tags(version))
         for version, (requests_seen, agreements) in list(self.shadow.items()):
             self.shadow_requests.set(requests_seen, tags=self.tags(version))
             self.shadow_agreements.set(agreements, tags=self.tags(version))
+
+
+@functools.cache
+def shared_gauges() -> dict[str, Any]:
+    """One set of Ray metrics per process: a pool replica serves many models through the same gauges."""
+    tags = ("model", "version")
+    return {
+        "requests": metrics.Gauge(
+            "raylane_requests", "Requests answered by version and status code", tag_keys=(*tags, "code")
+        ),
+        "latency": {
+            kind: (
+                metrics.Gauge(f"raylane_{kind}_latency_ms_bucket", f"{kind} latency histogram", (*tags, "le")),
+                metrics.Gauge(f"raylane_{kind}_latency_ms_sum", f"{kind} latency sum", tags),
+                metrics.Gauge(f"raylane_{kind}_latency_ms_count", f"{kind} latency count", tags),
+            )
+            for kind in ("request", "shadow")
+        },
+        "shadow_requests": metrics.Gauge("raylane_shadow_requests", "Mirrored requests", tags),
+        "shadow_agreements": metrics.Gauge("raylane_shadow_agreements", "Mirrored answers that agreed", tags),
+        "ready": metrics.Gauge("raylane_version_ready", "1 when the version is loaded and answering", tags),
+        "load_ms": metrics.Gauge("raylane_version_load_ms", "Time the last fetch and load of the version took", tags),
+        "cold_loads": metrics.Gauge("raylane_cold_loads", "Loads on first use in a shared pool replica", tags),
+    }
 
 
 class Histogram:

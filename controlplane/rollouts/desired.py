@@ -30,7 +30,8 @@ def model_spec(deployment: Deployment) -> ModelSpec:
         autoscaling=Autoscaling(**deployment.autoscaling),
         batching=Batching(**deployment.batching),
         resources=resources,
-        dedicated=needs_dedicated_mode(resources),
+        dedicated=not deployment.pooled and needs_dedicated_mode(resources),
+        pooled=deployment.pooled,
     )
 
 
@@ -59,4 +60,5 @@ def fleet_spec() -> FleetSpec:
         http_host=settings.RAYLANE_SERVE_HOST,
         http_port=settings.RAYLANE_SERVE_PORT,
         runtime_env=settings.RAYLANE_RUNTIME_ENV or None,
+        pool_models_per_replica=settings.RAYLANE_POOL_MODELS_PER_REPLICA,
     )

@@ -54,6 +54,9 @@ class Deployment(models.Model):
     autoscaling = models.JSONField(default=dict, blank=True)
     batching = models.JSONField(default=dict, blank=True)
     resources = models.JSONField(default=dict, blank=True)
+    pooled = models.BooleanField(
+        default=False, help_text="Serve from the shared pool (loaded on first use): for many small, rarely used models"
+    )
     created_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
     )

@@ -194,6 +194,8 @@ RAYLANE_INTERNAL_URL = env("RAYLANE_INTERNAL_URL", default="http://127.0.0.1:800
 RAYLANE_CLUSTER_TOKEN = env("RAYLANE_CLUSTER_TOKEN", default="")
 # Models whose replicas ask for GPUs or more memory than this run in dedicated mode (one application per version).
 RAYLANE_DEDICATED_MEMORY_MB = env.int("RAYLANE_DEDICATED_MEMORY_MB", default=4096)
+# How many pooled (long-tail) model versions one pool replica keeps loaded before evicting the least recently used.
+RAYLANE_POOL_MODELS_PER_REPLICA = env.int("RAYLANE_POOL_MODELS_PER_REPLICA", default=8)
 RAYLANE_ARTIFACT_CACHE_BYTES = env.int("RAYLANE_ARTIFACT_CACHE_BYTES", default=10 * 1024**3)
 # Extra Ray runtime_env for every application (JSON), e.g. {"env_vars": {...}} on a multi-node cluster.
 RAYLANE_RUNTIME_ENV = env.json("RAYLANE_RUNTIME_ENV", default={})

@@ -103,6 +103,7 @@ class DeploymentSerializer(serializers.ModelSerializer):
             "autoscaling",
             "batching",
             "resources",
+            "pooled",
             "created_by",
             "created_at",
             "updated_at",

@@ -120,3 +120,13 @@ def test_large_models_run_in_dedicated_mode(iris, twin, people, client_for, comm
         == 201
     )
     assert ("iris@v1" in deployed_apps(twin)) is dedicated
+
+
+def test_pooled_deployments_join_the_shared_pool(iris, twin, people, client_for, committed):
+    payload = {"model": "iris", "stable_version": 1, "pooled": True}
+    response = committed(client_for(people["deployer"]).post, "/api/v1/deployments/", payload, format="json")
+    assert response.status_code == 201 and response.json()["pooled"] is True
+    apps = deployed_apps(twin)
+    assert set(apps) == {"_raylane"}
+    pool = apps["_raylane"].deployed_config["deployments"][0]["user_config"]
+    assert pool["models"]["iris"]["weights"] == {"1": 100}

@@ -264,3 +264,31 @@ def test_dedicated_mode_routes_through_one_application_per_version(fleet):
     tensor = {"name": "X", "shape": [1, 4], "datatype": "FP32", "data": ROW}
     pinned = http.post(f"{base}/v2/models/iris/versions/2/infer", json={"inputs": [tensor]}, timeout=10)
     assert pinned.status_code == 200 and pinned.json()["model_version"] == "2"
+
+
+def test_long_tail_models_share_the_pool_and_load_on_first_use(fleet):
+    cluster, base = fleet["cluster"], fleet["base"]
+    config = fleet["apply"](
+        dataclasses.replace(iris(fleet, {1: 100}, held=(1,), name="tail-a"), pooled=True),
+        dataclasses.replace(iris(fleet, {2: 100}, held=(2,), name="tail-b"), pooled=True),
+    )
+    assert {app["name"] for app in config["applications"]} == {"_raylane"}
+    http = requests.Session()
+    for _ in range(3):  # alternate: with room for 8 models per replica both stay loaded after the first call
+        for name, version in (("tail-a", "1"), ("tail-b", "2")):
+            response = http.post(f"{base}/v1/models/{name}:predict", json={"instances": [ROW]}, timeout=30)
+            assert response.status_code == 200, response.text
+            assert response.headers["X-Raylane-Version"] == version and response.json() == {"predictions": [0]}
+    tensor = {"name": "X", "shape": [1, 4], "datatype": "FP32", "data": ROW}
+    assert http.post(f"{base}/v2/models/tail-b/infer", json={"inputs": [tensor]}, timeout=30).status_code == 200
+    metadata = http.get(f"{base}/v2/models/tail-a", timeout=5).json()
+    assert metadata["raylane"]["versions"][0]["state"] == "ready"
+    assert metadata["raylane"]["versions"][0]["load_ms"] > 0  # the cold-load time is recorded
+    assert http.post(f"{base}/v1/models/nope:predict", json={"instances": [ROW]}, timeout=5).status_code == 404
+
+    def cold_loads():
+        text = cluster.metrics_text()
+        loads = {name: metric_sum(text, "ray_raylane_cold_loads", model=name) for name in ("tail-a", "tail-b")}
+        return loads if all(loads.values()) else None
+
+    assert wait_for(cold_loads, timeout_s=20, interval_s=0.5) == {"tail-a": 1.0, "tail-b": 1.0}

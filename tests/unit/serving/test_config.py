@@ -129,3 +129,14 @@ def test_dedicated_weight_changes_touch_only_the_routers():
     after = apps(serve_config(FleetSpec(models=(iris(dedicated=True, weights=((1, 0), (2, 100))),))))
     assert before["iris@v1"] == after["iris@v1"] and before["iris@v2"] == after["iris@v2"]
     assert before["iris"]["deployments"][0]["user_config"] != after["iris"]["deployments"][0]["user_config"]
+
+
+def test_pooled_models_live_in_the_front_door_pool_without_applications_of_their_own():
+    fleet = FleetSpec(models=(iris(pooled=True), iris(name="fraud")), pool_models_per_replica=3)
+    applications = apps(serve_config(fleet))
+    assert set(applications) == {"_raylane", "fraud", "fraud.v1"}
+    (front_door,) = applications["_raylane"]["deployments"]
+    assert front_door["user_config"]["max_models_per_replica"] == 3
+    assert front_door["user_config"]["models"]["iris"]["weights"] == {"1": 90, "2": 10}
+    with pytest.raises(DesiredStateError, match="pooled or dedicated"):
+        serve_config(FleetSpec(models=(iris(pooled=True, dedicated=True),)))
