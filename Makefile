@@ -11,7 +11,7 @@ WEB_PORT ?= 8000
 export RAYLANE_WEB_HOST := $(WEB_HOST)
 export RAYLANE_WEB_PORT := $(WEB_PORT)
 
-.PHONY: up test install install-dev services migrate lint format bench clean help
+.PHONY: up test install install-dev services migrate lint format bench clean help chromium
 
 help:
 	@echo "make up     start everything (Postgres/Redis checked, database migrated, Ray head, web, worker, beat)"
@@ -40,7 +40,7 @@ services: install
 migrate: services
 	$(BIN)/python manage.py migrate --no-input
 
-up: migrate
+up: migrate frontend/dist/index.html
 	$(BIN)/python manage.py collectstatic --no-input --verbosity 0
 	@mkdir -p var
 	@echo "----------------------------------------------------------------------"
@@ -52,11 +52,20 @@ up: migrate
 	@echo "----------------------------------------------------------------------"
 	$(BIN)/honcho start -f Procfile
 
-test: install-dev
+test: install-dev frontend/dist/index.html chromium
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/python scripts/check_services.py
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+# The web console (frontend/, Vite + TypeScript), rebuilt when its sources or locked dependencies change.
+frontend/dist/index.html: frontend/package-lock.json frontend/package.json frontend/index.html frontend/vite.config.ts \
+		frontend/tsconfig.json $(wildcard frontend/src/*)
+	cd frontend && npm ci --no-audit --no-fund && npm run build
+
+# The end-to-end tests drive Debian's Chromium through Playwright (never a downloaded browser build).
+chromium:
+	command -v chromium >/dev/null || (apt-get update -qq && apt-get install -y -qq chromium)
 
 lint: install-dev
 	$(BIN)/ruff check .

@@ -3,6 +3,7 @@ from django.urls import include, path, re_path
 from drf_spectacular.views import SpectacularAPIView, SpectacularRedocView, SpectacularSwaggerView
 
 from controlplane.api.views import api_not_found, healthz
+from controlplane.frontend import console
 from controlplane.registry.internal import artifact_download
 
 api_v1 = [
@@ -20,6 +21,7 @@ urlpatterns = [
     path("healthz", healthz, name="healthz"),
     path("internal/artifacts/<str:sha256>", artifact_download, name="internal-artifact"),
     re_path(r"^api/", api_not_found),
+    path("", console, name="console"),
 ]
 
 handler404 = "controlplane.api.views.handler404"

@@ -96,6 +96,8 @@ STORAGES = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
     "staticfiles": {"BACKEND": "whitenoise.storage.CompressedStaticFilesStorage"},
 }
+# The web console's build (`npm run build` in frontend/), served under /static/app/; absent until it is built.
+STATICFILES_DIRS = [("app", BASE_DIR / "frontend" / "dist")] if (BASE_DIR / "frontend" / "dist").is_dir() else []
 
 LOGIN_URL = "/admin/login/"
 
