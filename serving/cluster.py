@@ -348,6 +348,8 @@ class InMemoryServeCluster(ServeCluster):
         self._apps: dict[str, ApplicationStatus] = {}
         self._random = random.Random(0)
         self._next_pid = 20000
+        self.requests: dict[tuple[str, int, int], int] = {}
+        self.latencies: dict[tuple[str, int], list[float]] = {}
 
     def _check_reachable(self) -> None:
         if not self.reachable:
@@ -427,9 +429,47 @@ class InMemoryServeCluster(ServeCluster):
         self._check_reachable()
         self._apps = {}
 
+    def record_requests(
+        self, model: str, version: int, *, code: int = 200, count: int = 1, latency_ms: float = 5.0
+    ) -> None:
+        """Pretend the model server answered requests: they show up in `metrics_text` as its replicas export them."""
+        key = (model, version, code)
+        self.requests[key] = self.requests.get(key, 0) + count
+        self.latencies.setdefault((model, version), []).extend([latency_ms] * count)
+
+    def _model_server_lines(self) -> list[str]:
+        """What model server replicas export: every version in their user_config loads at once in the twin."""
+        lines = ["# TYPE ray_raylane_version_ready gauge", "# TYPE ray_raylane_requests gauge"]
+        first_replica: dict[str, str] = {}
+        for app in self._apps.values():
+            for deployment in app.deployments.values():
+                config = next(
+                    (d for d in (app.deployed_config or {}).get("deployments", []) if d.get("name") == deployment.name),
+                    {},
+                )
+                versions = (config.get("user_config") or {}).get("versions") or []
+                model = app.name.split(".", 1)[0]
+                for replica in deployment.replicas:
+                    first_replica.setdefault(model, replica.replica_id)
+                    for spec in versions:
+                        labels = f'model="{model}",version="{spec["version"]}",replica="{replica.replica_id}"'
+                        lines.append(f"ray_raylane_version_ready{{{labels}}} 1.0")
+        for (model, version, code), count in sorted(self.requests.items()):
+            labels = f'model="{model}",version="{version}",code="{code}",replica="{first_replica.get(model, "x")}"'
+            lines.append(f"ray_raylane_requests{{{labels}}} {float(count)}")
+        lines.append("# TYPE ray_raylane_request_latency_ms_bucket gauge")
+        for (model, version), latencies in sorted(self.latencies.items()):
+            replica = first_replica.get(model, "x")
+            for bound in ("5", "10", "20", "50", "100", "200", "500", "1000", "+Inf"):
+                limit = float("inf") if bound == "+Inf" else float(bound)
+                inside = sum(1 for value in latencies if value <= limit)
+                labels = f'model="{model}",version="{version}",le="{bound}",replica="{replica}"'
+                lines.append(f"ray_raylane_request_latency_ms_bucket{{{labels}}} {float(inside)}")
+        return lines
+
     def metrics_text(self, node_ip: str | None = None) -> str:
         self._check_reachable()
-        lines = ["# TYPE ray_serve_deployment_replica_healthy gauge"]
+        lines = [*self._model_server_lines(), "# TYPE ray_serve_deployment_replica_healthy gauge"]
         for app in self._apps.values():
             for deployment in app.deployments.values():
                 for replica in deployment.replicas:

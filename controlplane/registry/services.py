@@ -139,10 +139,12 @@ def version_usage(version: ModelVersion) -> list[str]:
     """What still points at this version (deployments, rollouts), as readable phrases; empty when it is free."""
     uses = []
     for relation in version._meta.related_objects:
-        if relation.on_delete is not models.PROTECT:
+        if relation.on_delete is not models.PROTECT and not hasattr(relation.related_model, "in_use_filter"):
             continue
-        for row in relation.related_model.objects.filter(**{relation.field.name: version})[:5]:
-            uses.append(f"{relation.related_model._meta.verbose_name} '{row}'")
+        rows = relation.related_model.objects.filter(**{relation.field.name: version})
+        # A model may say which of its rows count as use (active rollouts do; finished ones are history).
+        rows = rows.filter(**getattr(relation.related_model, "in_use_filter", {}))
+        uses.extend(f"{relation.related_model._meta.verbose_name} '{row}'" for row in rows[:5])
     return uses
 
 

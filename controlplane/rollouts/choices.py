@@ -11,3 +11,18 @@ class Strategy(models.TextChoices):
 class OnFailure(models.TextChoices):
     ROLLBACK = "rollback", "Roll back"
     PAUSE = "pause", "Pause"
+
+
+class RolloutPhase(models.TextChoices):
+    """Mirrors engine.Phase; the engine alone decides transitions."""
+
+    PENDING = "pending", "Pending"
+    PROGRESSING = "progressing", "Progressing"
+    PAUSED = "paused", "Paused"
+    WARM = "warm", "Switched, old version warm"
+    SUCCEEDED = "succeeded", "Succeeded"
+    FAILED = "failed", "Failed, rolled back"
+    ABORTED = "aborted", "Aborted"
+
+
+ACTIVE_PHASES = [RolloutPhase.PENDING, RolloutPhase.PROGRESSING, RolloutPhase.PAUSED, RolloutPhase.WARM]

@@ -4,9 +4,19 @@ from django.conf import settings
 
 from controlplane.registry.internal import cluster_token
 from controlplane.registry.models import ModelVersion
-from serving.config import ArtifactSource, Autoscaling, Batching, FleetSpec, ModelSpec, Resources, VersionSpec
+from serving.config import (
+    ArtifactSource,
+    Autoscaling,
+    Batching,
+    FleetSpec,
+    ModelSpec,
+    Resources,
+    Shadow,
+    VersionSpec,
+)
 
-from .models import Deployment
+from .choices import ACTIVE_PHASES
+from .models import Deployment, Rollout
 
 
 def version_spec(version: ModelVersion) -> VersionSpec:
@@ -20,13 +30,23 @@ def version_spec(version: ModelVersion) -> VersionSpec:
     )
 
 
-def model_spec(deployment: Deployment) -> ModelSpec:
+def model_spec(deployment: Deployment, rollout: Rollout | None = None) -> ModelSpec:
+    """The stable version, plus the candidate of an active rollout at the weight and shadow share it has reached
+    (at 0% while it loads, so its readiness can be observed before it takes traffic)."""
     stable = deployment.stable_version
     resources = Resources(**deployment.resources)
+    versions, weights, shadow = [version_spec(stable)], [(stable.version, 100)], None
+    if rollout is not None and rollout.to_version is not None and rollout.to_version_id != stable.pk:
+        candidate = rollout.to_version
+        versions.append(version_spec(candidate))
+        weights = [(stable.version, 100 - rollout.candidate_weight), (candidate.version, rollout.candidate_weight)]
+        if rollout.shadow_percent:
+            shadow = Shadow(candidate.version, rollout.shadow_percent)
     return ModelSpec(
         name=deployment.model.name,
-        versions=(version_spec(stable),),
-        weights=((stable.version, 100),),
+        versions=tuple(versions),
+        weights=tuple(weights),
+        shadow=shadow,
         autoscaling=Autoscaling(**deployment.autoscaling),
         batching=Batching(**deployment.batching),
         resources=resources,
@@ -54,8 +74,14 @@ def fleet_spec() -> FleetSpec:
     deployments = Deployment.objects.filter(stable_version__isnull=False).select_related(
         "model", "stable_version__artifact"
     )
+    active = {
+        rollout.deployment_id: rollout
+        for rollout in Rollout.objects.filter(phase__in=ACTIVE_PHASES).select_related("to_version__artifact")
+    }
     return FleetSpec(
-        models=tuple(model_spec(deployment) for deployment in deployments.order_by("model__name")),
+        models=tuple(
+            model_spec(deployment, active.get(deployment.pk)) for deployment in deployments.order_by("model__name")
+        ),
         artifacts=artifact_source(),
         http_host=settings.RAYLANE_SERVE_HOST,
         http_port=settings.RAYLANE_SERVE_PORT,

@@ -6,11 +6,12 @@ records users create first.
 
 from django.conf import settings
 from django.db import models
+from django.utils import timezone
 
 from controlplane.accounts.models import Team
 from controlplane.registry.models import Model, ModelVersion
 
-from .choices import OnFailure, Strategy
+from .choices import ACTIVE_PHASES, OnFailure, RolloutPhase, Strategy
 
 
 class RolloutPolicy(models.Model):
@@ -24,6 +25,15 @@ class RolloutPolicy(models.Model):
     analysis = models.JSONField(default=dict, blank=True)
     on_failure = models.CharField(max_length=10, choices=OnFailure.choices, default=OnFailure.ROLLBACK)
     progress_deadline_s = models.PositiveIntegerField(default=600)
+    shadow_percent = models.PositiveSmallIntegerField(
+        default=100, help_text="Shadow and blue/green preview: share of requests mirrored to the candidate"
+    )
+    auto_promote_s = models.PositiveIntegerField(
+        null=True, blank=True, help_text="Blue/green and shadow: promote after analysis passed this long; null waits"
+    )
+    keep_warm_s = models.PositiveIntegerField(
+        default=300, help_text="Blue/green: how long the old version stays loaded after the switch"
+    )
     created_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
     )
@@ -85,3 +95,67 @@ class ReconcileState(models.Model):
 
     def __str__(self) -> str:
         return f"applied {self.applied_hash[:12] or 'nothing'}"
+
+
+class Rollout(models.Model):
+    """One attempt to replace a deployment's stable version. The engine's state is stored whole in `engine_state`;
+    `phase` and `traffic` are copies for queries and the UI."""
+
+    deployment = models.ForeignKey(Deployment, on_delete=models.CASCADE, related_name="rollouts")
+    # SET_NULL so history never pins a version forever; the numbers are kept, and active rollouts still count as use
+    from_version = models.ForeignKey(ModelVersion, on_delete=models.SET_NULL, null=True, related_name="rollouts_from")
+    to_version = models.ForeignKey(ModelVersion, on_delete=models.SET_NULL, null=True, related_name="rollouts_to")
+    from_number = models.PositiveIntegerField()
+    to_number = models.PositiveIntegerField()
+    policy = models.ForeignKey(RolloutPolicy, on_delete=models.SET_NULL, null=True, blank=True, related_name="+")
+    policy_snapshot = models.JSONField(help_text="The policy as it was when the rollout started")
+    phase = models.CharField(max_length=20, choices=RolloutPhase.choices, default=RolloutPhase.PENDING)
+    candidate_weight = models.PositiveSmallIntegerField(default=0)
+    shadow_percent = models.PositiveSmallIntegerField(default=0)
+    step_index = models.SmallIntegerField(default=-1)
+    reason = models.TextField(blank=True)
+    engine_state = models.JSONField(default=dict)
+    counters = models.JSONField(default=dict, help_text="Per-replica metric values at the last analysis")
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+
+    # registry.services.version_usage: finished rollouts are history and do not keep a version in use
+    in_use_filter = {"phase__in": ACTIVE_PHASES}
+
+    class Meta:
+        ordering = ["-created_at"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["deployment"],
+                condition=models.Q(phase__in=ACTIVE_PHASES),
+                name="rollout_one_active_per_deployment",
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.deployment} v{self.from_number} → v{self.to_number}"
+
+    @property
+    def active(self) -> bool:
+        return self.phase in ACTIVE_PHASES
+
+
+class RolloutEvent(models.Model):
+    """Every transition and every analysis, with the numbers it saw. Append-only, like the audit log."""
+
+    rollout = models.ForeignKey(Rollout, on_delete=models.CASCADE, related_name="events")
+    at = models.DateTimeField(default=timezone.now, db_index=True)
+    kind = models.CharField(max_length=20)
+    message = models.TextField()
+    data = models.JSONField(default=dict, blank=True)
+    actor_username = models.CharField(max_length=150, blank=True)
+
+    class Meta:
+        ordering = ["at", "id"]
+
+    def __str__(self) -> str:
+        return f"{self.at:%H:%M:%S} {self.kind}: {self.message}"

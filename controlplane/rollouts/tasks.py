@@ -5,6 +5,7 @@ import logging
 from celery import shared_task
 
 from .reconcile import reconcile as reconcile_service
+from .services import rollout_tick as rollout_tick_service
 
 logger = logging.getLogger(__name__)
 
@@ -17,3 +18,9 @@ def reconcile(force: bool = False) -> str:
     elif outcome.applied:
         logger.info("reconcile applied %s (%s)", outcome.config_hash[:12], outcome.reason)
     return outcome.reason
+
+
+@shared_task(name="rollouts.tick", acks_late=True, reject_on_worker_lost=True, ignore_result=True)
+def rollout_tick(rollout_id: int) -> str:
+    rollout = rollout_tick_service(rollout_id=rollout_id)
+    return rollout.phase if rollout is not None else "gone"

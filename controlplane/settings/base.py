@@ -194,6 +194,8 @@ RAYLANE_SERVE_CLUSTER = env("RAYLANE_SERVE_CLUSTER", default="ray")
 RAYLANE_ARTIFACT_SHARED_PATH = env("RAYLANE_ARTIFACT_SHARED_PATH", default=str(RAYLANE_ARTIFACT_ROOT))
 RAYLANE_INTERNAL_URL = env("RAYLANE_INTERNAL_URL", default="http://127.0.0.1:8000")
 RAYLANE_CLUSTER_TOKEN = env("RAYLANE_CLUSTER_TOKEN", default="")
+# Each tick of an active rollout schedules the next one (Celery countdown); tests turn this off and tick by hand.
+RAYLANE_ROLLOUT_AUTO_TICK = env.bool("RAYLANE_ROLLOUT_AUTO_TICK", default=True)
 # Models whose replicas ask for GPUs or more memory than this run in dedicated mode (one application per version).
 RAYLANE_DEDICATED_MEMORY_MB = env.int("RAYLANE_DEDICATED_MEMORY_MB", default=4096)
 # How many pooled (long-tail) model versions one pool replica keeps loaded before evicting the least recently used.

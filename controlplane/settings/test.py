@@ -20,3 +20,5 @@ CELERY_TASK_ALWAYS_EAGER = True
 RAYLANE_SERVE_CLUSTER = "memory"
 # Static files are not collected for tests; WhiteNoise would warn about the missing folder on every request.
 MIDDLEWARE = [m for m in MIDDLEWARE if m != "whitenoise.middleware.WhiteNoiseMiddleware"]  # noqa: F405
+# Tests drive rollouts tick by tick (rollout_tick), instead of eager Celery re-scheduling itself forever.
+RAYLANE_ROLLOUT_AUTO_TICK = False

@@ -6,7 +6,7 @@ from controlplane.api.fields import SlugField, TeamField
 from controlplane.registry.models import Model, ModelVersion
 
 from ..choices import Strategy
-from ..models import Deployment, RolloutPolicy
+from ..models import Deployment, Rollout, RolloutEvent, RolloutPolicy
 
 
 class StepSerializer(serializers.Serializer):
@@ -182,3 +182,66 @@ def validated_options(serializer_class: type[serializers.Serializer], value: dic
     options = serializer_class(data=value)
     options.is_valid(raise_exception=True)
     return dict(options.validated_data)
+
+
+class RolloutEventSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = RolloutEvent
+        fields = ["id", "at", "kind", "message", "data", "actor_username"]
+        read_only_fields = fields
+
+
+class RolloutSerializer(serializers.ModelSerializer):
+    model = serializers.CharField(source="deployment.model.name", read_only=True)
+    from_version = serializers.IntegerField(source="from_number", read_only=True)
+    to_version = serializers.IntegerField(source="to_number", read_only=True)
+    stable_weight = serializers.SerializerMethodField()
+    created_by = serializers.SlugRelatedField(slug_field="username", read_only=True, allow_null=True)
+
+    class Meta:
+        model = Rollout
+        fields = [
+            "id",
+            "deployment",
+            "model",
+            "from_version",
+            "to_version",
+            "policy",
+            "policy_snapshot",
+            "phase",
+            "stable_weight",
+            "candidate_weight",
+            "shadow_percent",
+            "step_index",
+            "reason",
+            "created_by",
+            "created_at",
+            "updated_at",
+            "finished_at",
+        ]
+        read_only_fields = fields
+
+    def get_stable_weight(self, rollout: Rollout) -> int:
+        return 100 - rollout.candidate_weight
+
+
+class RolloutDetailSerializer(RolloutSerializer):
+    events = RolloutEventSerializer(many=True, read_only=True)
+
+    class Meta(RolloutSerializer.Meta):
+        fields = [*RolloutSerializer.Meta.fields, "events"]
+        read_only_fields = fields
+
+
+class RolloutStartSerializer(serializers.Serializer):
+    version = serializers.IntegerField(min_value=1, max_value=2**31 - 1, help_text="The candidate version number")
+    policy = serializers.PrimaryKeyRelatedField(
+        queryset=RolloutPolicy.objects.all(),
+        required=False,
+        allow_null=True,
+        help_text="A policy id; defaults to the deployment's default policy",
+    )
+
+
+class RollbackSerializer(serializers.Serializer):
+    version = serializers.IntegerField(min_value=1, max_value=2**31 - 1, help_text="The version to serve at 100%")

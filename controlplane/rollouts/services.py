@@ -1,0 +1,239 @@
+"""Rollout services: start, pause/resume/promote/abort, tick, and roll a deployment back.
+
+Each loads the rows under a lock on the deployment (so two workers never advance the same rollout), asks the pure
+engine what to do, saves the new state and its events in the same transaction, and after commit reconciles the
+cluster and schedules the next tick. A worker that dies mid-tick changes nothing: the next tick recomputes from the
+database.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import time
+from typing import Any
+
+from django.conf import settings
+from django.contrib.auth.models import AbstractBaseUser
+from django.db import IntegrityError, transaction
+from django.utils import timezone
+
+from controlplane.accounts.choices import AuditAction
+from controlplane.accounts.services import audit_record
+from controlplane.api.exceptions import ApplicationError, Conflict
+from controlplane.registry.models import ModelVersion
+
+from . import engine
+from .choices import ACTIVE_PHASES
+from .models import Deployment, Rollout, RolloutEvent, RolloutPolicy
+
+TICK_MAX_S = 2.0
+
+
+def policy_snapshot(policy: RolloutPolicy) -> dict[str, Any]:
+    return {
+        "name": policy.name,
+        "strategy": policy.strategy,
+        "steps": policy.steps,
+        "analysis": policy.analysis,
+        "on_failure": policy.on_failure,
+        "progress_deadline_s": policy.progress_deadline_s,
+        "shadow_percent": policy.shadow_percent,
+        "auto_promote_s": policy.auto_promote_s,
+        "keep_warm_s": policy.keep_warm_s,
+    }
+
+
+def engine_policy(snapshot: dict[str, Any]) -> engine.Policy:
+    return engine.Policy(
+        strategy=engine.Strategy(snapshot["strategy"]),
+        steps=tuple(engine.Step(step["weight"], step.get("pause_s")) for step in snapshot.get("steps") or []),
+        analysis=engine.Analysis(**(snapshot.get("analysis") or {})),
+        on_failure=snapshot.get("on_failure", "rollback"),
+        progress_deadline_s=snapshot.get("progress_deadline_s", 600),
+        shadow_percent=snapshot.get("shadow_percent", 100),
+        auto_promote_s=snapshot.get("auto_promote_s"),
+        keep_warm_s=snapshot.get("keep_warm_s", 300),
+    )
+
+
+def state_to_json(state: engine.State) -> dict[str, Any]:
+    return dataclasses.asdict(state)
+
+
+def state_from_json(data: dict[str, Any]) -> engine.State:
+    return engine.State(**{**data, "phase": engine.Phase(data["phase"]), "traffic": engine.Traffic(**data["traffic"])})
+
+
+def rollout_start(
+    *, deployment: Deployment, version: ModelVersion, policy: RolloutPolicy, user: AbstractBaseUser
+) -> Rollout:
+    if deployment.stable_version is None:
+        raise ApplicationError("this deployment serves no version yet; set its stable_version first", field="version")
+    if version.model_id != deployment.model_id:
+        raise ApplicationError(f"version {version} belongs to another model", field="version")
+    if not version.deployable:
+        raise ApplicationError(
+            f"{version} is not deployable: {version.get_validation_status_display()}", field="version"
+        )
+    if version.pk == deployment.stable_version_id:
+        raise ApplicationError(f"{version} is already the stable version", field="version")
+    if policy.team_id != deployment.team_id:
+        raise ApplicationError("the policy belongs to another team", field="policy")
+    snapshot = policy_snapshot(policy)
+    decision = engine.start(engine_policy(snapshot), time.time())
+    with transaction.atomic():
+        deployment = Deployment.objects.select_for_update().get(pk=deployment.pk)
+        active = deployment.rollouts.filter(phase__in=ACTIVE_PHASES).first()
+        if active is not None:
+            raise Conflict(f"deployment '{deployment}' already has an active rollout ({active}, {active.phase})")
+        try:
+            with transaction.atomic():
+                rollout = Rollout.objects.create(
+                    deployment=deployment, from_version=deployment.stable_version, to_version=version,
+                    from_number=deployment.stable_version.version, to_number=version.version, policy=policy,
+                    policy_snapshot=snapshot, created_by=user, **state_fields(decision.state),
+                )  # fmt: skip
+        except IntegrityError as exc:  # a concurrent start won the race
+            raise Conflict(f"deployment '{deployment}' already has an active rollout") from exc
+        record(rollout, decision.events, actor=user)
+        audit_record(
+            actor=user, action=AuditAction.CREATE, target=rollout, team=deployment.team,
+            changes={"from": rollout.from_number, "to": rollout.to_number, "policy": policy.name},
+        )  # fmt: skip
+        after_commit(rollout)
+    return rollout
+
+
+def rollout_command(*, rollout: Rollout, command: engine.Command, user: AbstractBaseUser) -> Rollout:
+    with transaction.atomic():
+        rollout = locked(rollout.pk)
+        if not rollout.active:
+            raise Conflict(f"rollout {rollout} is {rollout.phase}; it can no longer be {command.value}d")
+        state = state_from_json(rollout.engine_state)
+        legal = {
+            engine.Command.PAUSE: state.phase in (engine.Phase.PENDING, engine.Phase.PROGRESSING),
+            engine.Command.RESUME: state.phase == engine.Phase.PAUSED,
+            engine.Command.PROMOTE: state.phase in (engine.Phase.PROGRESSING, engine.Phase.PAUSED),
+            engine.Command.ABORT: True,
+        }
+        if not legal[command]:
+            raise Conflict(f"cannot {command.value} a rollout that is {rollout.phase}")
+        observation = latest_observation(rollout)
+        decision = engine.advance(engine_policy(rollout.policy_snapshot), state, observation, time.time(), command)
+        refused = [event for event in decision.events if event.kind == "refused"]
+        if refused:
+            raise Conflict(refused[0].message)
+        save(rollout, decision, actor=user)
+        audit_record(actor=user, action=AuditAction.UPDATE, target=rollout, team=rollout.deployment.team,
+                     changes={"command": command.value, "phase": rollout.phase})  # fmt: skip
+        after_commit(rollout)
+    return rollout
+
+
+def rollout_tick(*, rollout_id: int) -> Rollout | None:
+    """One step of the engine for an active rollout, with the latest observation. Idempotent."""
+    with transaction.atomic():
+        rollout = locked(rollout_id)
+        if rollout is None or not rollout.active:
+            return rollout
+        state = state_from_json(rollout.engine_state)
+        observation = latest_observation(rollout)
+        decision = engine.advance(engine_policy(rollout.policy_snapshot), state, observation, time.time())
+        if decision.state != state or decision.events:
+            save(rollout, decision)
+        after_commit(rollout, reconcile=decision.state.traffic != state.traffic or decision.state.phase.terminal)
+    return rollout
+
+
+def deployment_rollback(*, deployment: Deployment, version: ModelVersion, user: AbstractBaseUser) -> Deployment:
+    """Serve `version` again at 100% in one call, aborting any active rollout first."""
+    if version.model_id != deployment.model_id:
+        raise ApplicationError(f"version {version} belongs to another model", field="version")
+    if not version.deployable:
+        raise ApplicationError(f"{version} is not deployable", field="version")
+    with transaction.atomic():
+        deployment = Deployment.objects.select_for_update().get(pk=deployment.pk)
+        for rollout in deployment.rollouts.filter(phase__in=ACTIVE_PHASES):
+            state = state_from_json(rollout.engine_state)
+            decision = engine.advance(
+                engine_policy(rollout.policy_snapshot), state, engine.Observation(), time.time(), engine.Command.ABORT
+            )
+            save(rollout, decision, actor=user)
+        before = deployment.stable_version.version if deployment.stable_version else None
+        deployment.stable_version = version
+        deployment.save(update_fields=["stable_version", "updated_at"])
+        audit_record(actor=user, action=AuditAction.UPDATE, target=deployment, team=deployment.team,
+                     changes={"rollback": {"from": before, "to": version.version}})  # fmt: skip
+        transaction.on_commit(schedule_reconcile)
+    return deployment
+
+
+# --- plumbing ---------------------------------------------------------------------------------------------------
+
+
+def locked(rollout_id: int) -> Rollout | None:
+    """The rollout, with its deployment's row locked for the rest of the transaction."""
+    rollout = Rollout.objects.select_related("deployment").filter(pk=rollout_id).first()
+    if rollout is None:
+        return None
+    Deployment.objects.select_for_update().filter(pk=rollout.deployment_id).get()
+    return Rollout.objects.select_related("deployment__model", "deployment__team", "to_version").get(pk=rollout_id)
+
+
+def state_fields(state: engine.State) -> dict[str, Any]:
+    return {
+        "phase": state.phase.value,
+        "candidate_weight": state.traffic.candidate_weight,
+        "shadow_percent": state.traffic.shadow_percent,
+        "step_index": state.step_index,
+        "reason": state.reason,
+        "engine_state": state_to_json(state),
+    }
+
+
+def save(rollout: Rollout, decision: engine.Decision, *, actor: AbstractBaseUser | None = None) -> None:
+    if any(event.kind == "analysis" for event in decision.events) and hasattr(rollout, "next_counters"):
+        # The next analysis compares against what this one saw: move the counter snapshot forward.
+        rollout.counters = rollout.next_counters
+    for name, value in state_fields(decision.state).items():
+        setattr(rollout, name, value)
+    if decision.state.phase.terminal and rollout.finished_at is None:
+        rollout.finished_at = timezone.now()
+        if decision.state.phase == engine.Phase.SUCCEEDED and rollout.to_version is not None:
+            deployment = rollout.deployment
+            deployment.stable_version = rollout.to_version
+            deployment.save(update_fields=["stable_version", "updated_at"])
+    rollout.save()
+    record(rollout, decision.events, actor=actor)
+
+
+def record(rollout: Rollout, events: tuple[engine.Event, ...], *, actor: AbstractBaseUser | None = None) -> None:
+    username = actor.get_username() if actor is not None and actor.is_authenticated else ""
+    RolloutEvent.objects.bulk_create(
+        RolloutEvent(rollout=rollout, kind=event.kind, message=event.message, data=event.data, actor_username=username)
+        for event in events
+    )
+
+
+def latest_observation(rollout: Rollout) -> engine.Observation:
+    from .observers import observe_rollout
+
+    return observe_rollout(rollout)
+
+
+def after_commit(rollout: Rollout, *, reconcile: bool = True) -> None:
+    from .tasks import rollout_tick as tick_task
+
+    rollout_id, active = rollout.pk, rollout.active
+    if reconcile:
+        transaction.on_commit(schedule_reconcile)
+    if active and settings.RAYLANE_ROLLOUT_AUTO_TICK:
+        interval = engine_policy(rollout.policy_snapshot).analysis.interval_s
+        countdown = min(TICK_MAX_S, interval)
+        transaction.on_commit(lambda: tick_task.apply_async((rollout_id,), countdown=countdown))
+
+
+def schedule_reconcile() -> None:
+    from .tasks import reconcile
+
+    reconcile.delay()
