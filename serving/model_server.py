@@ -74,6 +74,9 @@ class ModelServer:
             await asyncio.sleep(METRICS_FLUSH_S)
             try:
                 self.metrics.flush()
+                # Re-exported every flush: a gauge set once (at load) can miss the first export of a new replica.
+                for number in list(self.versions):
+                    self.report_state(number)
             except Exception:  # metrics must never take the server down
                 logger.exception("flushing %s metrics failed", self.model_name)
 
@@ -153,7 +156,7 @@ class ModelServer:
     def report_state(self, number: int) -> None:
         state = self.versions[number]
         tags = self.metrics.tags(number)
-        self.metrics.ready.set(1 if state.state == "ready" else 0, tags=tags)
+        self.metrics.ready.set({"ready": 1, "failed": -1}.get(state.state, 0), tags=tags)
         self.metrics.load_ms.set(state.load_ms, tags=tags)
 
     async def warm(self, number: int) -> VersionState:

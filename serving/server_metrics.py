@@ -90,7 +90,7 @@ def shared_gauges() -> dict[str, Any]:
         },
         "shadow_requests": metrics.Gauge("raylane_shadow_requests", "Mirrored requests", tags),
         "shadow_agreements": metrics.Gauge("raylane_shadow_agreements", "Mirrored answers that agreed", tags),
-        "ready": metrics.Gauge("raylane_version_ready", "1 when the version is loaded and answering", tags),
+        "ready": metrics.Gauge("raylane_version_ready", "1 loaded and answering, 0 loading or cold, -1 failed", tags),
         "load_ms": metrics.Gauge("raylane_version_load_ms", "Time the last fetch and load of the version took", tags),
         "cold_loads": metrics.Gauge("raylane_cold_loads", "Loads on first use in a shared pool replica", tags),
     }

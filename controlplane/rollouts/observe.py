@@ -98,7 +98,12 @@ def observe(
     current = samples(metrics_text, model)
     totals, snapshot = deltas(current, previous)
     ready_replicas = {s.replica for s in current if s.name == READY and s.version == candidate and s.value >= 1}
+    failed_replicas = {s.replica for s in current if s.name == READY and s.version == candidate and s.value < 0}
     ready = bool(replica_ids) and replica_ids <= ready_replicas
+    if failed_replicas and not candidate_failed:
+        candidate_failed = (
+            f"v{candidate} failed to load on {len(failed_replicas)} replica(s); GET /v2/models/{model} names the reason"
+        )
     observation = Observation(
         candidate_ready=ready,
         candidate_failed=candidate_failed,
