@@ -122,6 +122,7 @@ class Rollout(models.Model):
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
     finished_at = models.DateTimeField(null=True, blank=True)
+    last_tick_at = models.DateTimeField(null=True, blank=True, help_text="When a worker last advanced it")
 
     # registry.services.version_usage: finished rollouts are history and do not keep a version in use
     in_use_filter = {"phase__in": ACTIVE_PHASES}

@@ -10,11 +10,12 @@ from __future__ import annotations
 
 import dataclasses
 import time
+from datetime import timedelta
 from typing import Any
 
 from django.conf import settings
 from django.contrib.auth.models import AbstractBaseUser
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, models, transaction
 from django.utils import timezone
 
 from controlplane.accounts.choices import AuditAction
@@ -141,8 +142,21 @@ def rollout_tick(*, rollout_id: int) -> Rollout | None:
         decision = engine.advance(engine_policy(rollout.policy_snapshot), state, observation, time.time())
         if decision.state != state or decision.events:
             save(rollout, decision)
+        Rollout.objects.filter(pk=rollout.pk).update(last_tick_at=timezone.now())
         after_commit(rollout, reconcile=decision.state.traffic != state.traffic or decision.state.phase.terminal)
     return rollout
+
+
+def rollouts_resume_stalled(*, stalled_after_s: int = 30) -> list[int]:
+    """Restart the tick chain of active rollouts nobody advanced lately (a broker restart lost the countdown)."""
+    cutoff = timezone.now() - timedelta(seconds=stalled_after_s)
+    stalled = Rollout.objects.filter(phase__in=ACTIVE_PHASES).filter(
+        models.Q(last_tick_at__lt=cutoff) | models.Q(last_tick_at__isnull=True, created_at__lt=cutoff)
+    )
+    ids = list(stalled.values_list("pk", flat=True))
+    for rollout_id in ids:
+        schedule_tick(rollout_id, countdown=0)
+    return ids
 
 
 def deployment_rollback(*, deployment: Deployment, version: ModelVersion, user: AbstractBaseUser) -> Deployment:
@@ -221,16 +235,21 @@ def latest_observation(rollout: Rollout) -> engine.Observation:
     return observe_rollout(rollout)
 
 
-def after_commit(rollout: Rollout, *, reconcile: bool = True) -> None:
-    from .tasks import rollout_tick as tick_task
-
+def after_commit(rollout: Rollout, *, reconcile: bool = True, tick: bool = True) -> None:
+    """Reconcile once the change is visible, and continue the rollout's tick chain (one chain per rollout: it is
+    started with the rollout and each tick schedules the next; commands never start another)."""
     rollout_id, active = rollout.pk, rollout.active
     if reconcile:
         transaction.on_commit(schedule_reconcile)
-    if active and settings.RAYLANE_ROLLOUT_AUTO_TICK:
-        interval = engine_policy(rollout.policy_snapshot).analysis.interval_s
-        countdown = min(TICK_MAX_S, interval)
-        transaction.on_commit(lambda: tick_task.apply_async((rollout_id,), countdown=countdown))
+    if tick and active and settings.RAYLANE_ROLLOUT_AUTO_TICK:
+        countdown = min(TICK_MAX_S, engine_policy(rollout.policy_snapshot).analysis.interval_s)
+        transaction.on_commit(lambda: schedule_tick(rollout_id, countdown=countdown))
+
+
+def schedule_tick(rollout_id: int, *, countdown: float) -> None:
+    from .tasks import rollout_tick as tick_task
+
+    tick_task.apply_async((rollout_id,), countdown=countdown)
 
 
 def schedule_reconcile() -> None:

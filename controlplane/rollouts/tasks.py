@@ -6,6 +6,7 @@ from celery import shared_task
 
 from .reconcile import reconcile as reconcile_service
 from .services import rollout_tick as rollout_tick_service
+from .services import rollouts_resume_stalled
 
 logger = logging.getLogger(__name__)
 
@@ -24,3 +25,8 @@ def reconcile(force: bool = False) -> str:
 def rollout_tick(rollout_id: int) -> str:
     rollout = rollout_tick_service(rollout_id=rollout_id)
     return rollout.phase if rollout is not None else "gone"
+
+
+@shared_task(name="rollouts.resume_stalled", ignore_result=True)
+def resume_stalled() -> list[int]:
+    return rollouts_resume_stalled()

@@ -170,6 +170,7 @@ CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": 3600}
 CELERY_TASK_IGNORE_RESULT = True
 CELERY_BEAT_SCHEDULE = {
     "reconcile": {"task": "rollouts.reconcile", "schedule": timedelta(seconds=10)},
+    "resume-stalled-rollouts": {"task": "rollouts.resume_stalled", "schedule": timedelta(seconds=15)},
     "prune-expired-tokens": {"task": "accounts.prune_expired_tokens", "schedule": timedelta(hours=1)},
     "collect-orphan-artifacts": {"task": "registry.collect_orphan_artifacts", "schedule": timedelta(hours=6)},
 }

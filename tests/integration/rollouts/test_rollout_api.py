@@ -179,3 +179,18 @@ def test_viewers_and_other_teams_cannot_roll_out(world, people, client_for):
     assert client_for(people["viewer"]).post(f"/api/v1/rollouts/{rollout_id}/abort/").status_code == 403
     assert client_for(people["foreign_deployer"]).get(f"/api/v1/rollouts/{rollout_id}/").status_code == 404
     assert client_for(people["viewer"]).get(f"/api/v1/rollouts/{rollout_id}/").status_code == 200
+
+
+def test_stalled_rollouts_get_their_tick_chain_back(world, twin, monkeypatch):
+    from django.utils import timezone
+
+    from controlplane.rollouts import services
+
+    scheduled = []
+    monkeypatch.setattr(services, "schedule_tick", lambda rollout_id, countdown: scheduled.append(rollout_id))
+    rollout_id = start(world).json()["id"]
+    assert services.rollouts_resume_stalled() == []  # just started: not stalled
+    Rollout.objects.filter(pk=rollout_id).update(last_tick_at=timezone.now() - timezone.timedelta(minutes=5))
+    assert services.rollouts_resume_stalled() == [rollout_id] and scheduled == [rollout_id]
+    rollout_tick(rollout_id=rollout_id)
+    assert services.rollouts_resume_stalled() == []
