@@ -77,3 +77,20 @@ def test_nul_characters_in_references_are_a_400(people, client_for):
     assert response.status_code == 400 and "team" in response.json()
     response = client.post("/api/v1/deployments/", {"model": "ir\x00is"}, format="json")
     assert response.status_code == 400 and "model" in response.json()
+
+
+def test_simple_policy_mode_expands_to_steps(people, client_for):
+    client = client_for(people["deployer"])
+    payload = {"team": "ml", "name": "simple", "step_weight": 20, "max_weight": 60, "interval_s": 30}
+    response = client.post("/api/v1/policies/", payload, format="json")
+    assert response.status_code == 201, response.json()
+    assert response.json()["steps"] == [
+        {"weight": 20, "pause_s": 30},
+        {"weight": 40, "pause_s": 30},
+        {"weight": 60, "pause_s": 30},
+        {"weight": 100, "pause_s": 0},
+    ]
+    both = {**payload, "name": "both", "steps": [{"weight": 10, "pause_s": 1}]}
+    assert "step_weight" in client.post("/api/v1/policies/", both, format="json").json()
+    too_high = {"team": "ml", "name": "high", "step_weight": 50, "max_weight": 20}
+    assert "max_weight" in client.post("/api/v1/policies/", too_high, format="json").json()

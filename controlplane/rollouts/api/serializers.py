@@ -33,6 +33,15 @@ class RolloutPolicySerializer(serializers.ModelSerializer):
     name = serializers.CharField(max_length=100)
     steps = StepSerializer(many=True, required=False, max_length=100)
     analysis = AnalysisSerializer(required=False)
+    step_weight = serializers.IntegerField(
+        min_value=1,
+        max_value=100,
+        required=False,
+        write_only=True,
+        help_text="Simple mode (instead of steps): add this much weight every interval_s up to max_weight, then 100",
+    )
+    max_weight = serializers.IntegerField(min_value=1, max_value=100, required=False, write_only=True)
+    interval_s = serializers.IntegerField(min_value=0, max_value=7 * 24 * 3600, required=False, write_only=True)
     created_by = serializers.SlugRelatedField(slug_field="username", read_only=True, allow_null=True)
 
     class Meta:
@@ -44,9 +53,15 @@ class RolloutPolicySerializer(serializers.ModelSerializer):
             "description",
             "strategy",
             "steps",
+            "step_weight",
+            "max_weight",
+            "interval_s",
             "analysis",
             "on_failure",
             "progress_deadline_s",
+            "shadow_percent",
+            "auto_promote_s",
+            "keep_warm_s",
             "created_by",
             "created_at",
             "updated_at",
@@ -61,6 +76,11 @@ class RolloutPolicySerializer(serializers.ModelSerializer):
         ]
 
     def validate(self, attrs: dict) -> dict:
+        simple = {key: attrs.pop(key) for key in ("step_weight", "max_weight", "interval_s") if key in attrs}
+        if simple:
+            if "steps" in attrs:
+                raise serializers.ValidationError({"step_weight": ["Give either steps or step_weight, not both."]})
+            attrs["steps"] = simple_steps(**simple)
         strategy = attrs.get("strategy", getattr(self.instance, "strategy", Strategy.CANARY))
         steps = attrs.get("steps", getattr(self.instance, "steps", []))
         if strategy == Strategy.CANARY:
@@ -74,6 +94,20 @@ class RolloutPolicySerializer(serializers.ModelSerializer):
         elif steps and strategy != Strategy.CANARY:
             raise serializers.ValidationError({"steps": [f"Steps apply to canary policies, not to {strategy}."]})
         return attrs
+
+
+def simple_steps(*, step_weight: int | None = None, max_weight: int | None = None, interval_s: int | None = None):
+    """Flagger-style stepping: +step_weight every interval_s until max_weight, then everything."""
+    if step_weight is None:
+        raise serializers.ValidationError({"step_weight": ["Simple mode needs step_weight."]})
+    ceiling = max_weight or 100
+    if step_weight > ceiling:
+        raise serializers.ValidationError({"max_weight": [f"Must be at least step_weight ({step_weight})."]})
+    pause = 60 if interval_s is None else interval_s
+    weights = list(range(step_weight, ceiling + 1, step_weight))
+    if weights[-1] != 100:
+        weights.append(100)
+    return [{"weight": weight, "pause_s": pause if weight < 100 else 0} for weight in weights]
 
 
 class DeploymentSerializer(serializers.ModelSerializer):
