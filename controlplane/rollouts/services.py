@@ -147,8 +147,10 @@ def rollout_tick(*, rollout_id: int) -> Rollout | None:
     return rollout
 
 
-def rollouts_resume_stalled(*, stalled_after_s: int = 30) -> list[int]:
-    """Restart the tick chain of active rollouts nobody advanced lately (a broker restart lost the countdown)."""
+def rollouts_resume_stalled(*, stalled_after_s: int | None = None) -> list[int]:
+    """Restart the tick chain of active rollouts nobody advanced lately (a broker restart lost the countdown, or
+    the worker died holding it: Redis would only redeliver it after the visibility timeout)."""
+    stalled_after_s = settings.RAYLANE_ROLLOUT_STALLED_S if stalled_after_s is None else stalled_after_s
     cutoff = timezone.now() - timedelta(seconds=stalled_after_s)
     stalled = Rollout.objects.filter(phase__in=ACTIVE_PHASES).filter(
         models.Q(last_tick_at__lt=cutoff) | models.Q(last_tick_at__isnull=True, created_at__lt=cutoff)

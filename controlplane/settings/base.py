@@ -170,7 +170,7 @@ CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": 3600}
 CELERY_TASK_IGNORE_RESULT = True
 CELERY_BEAT_SCHEDULE = {
     "reconcile": {"task": "rollouts.reconcile", "schedule": timedelta(seconds=10)},
-    "resume-stalled-rollouts": {"task": "rollouts.resume_stalled", "schedule": timedelta(seconds=15)},
+    "resume-stalled-rollouts": {"task": "rollouts.resume_stalled", "schedule": timedelta(seconds=5)},
     "prune-expired-tokens": {"task": "accounts.prune_expired_tokens", "schedule": timedelta(hours=1)},
     "collect-orphan-artifacts": {"task": "registry.collect_orphan_artifacts", "schedule": timedelta(hours=6)},
 }
@@ -197,6 +197,8 @@ RAYLANE_INTERNAL_URL = env("RAYLANE_INTERNAL_URL", default="http://127.0.0.1:800
 RAYLANE_CLUSTER_TOKEN = env("RAYLANE_CLUSTER_TOKEN", default="")
 # Each tick of an active rollout schedules the next one (Celery countdown); tests turn this off and tick by hand.
 RAYLANE_ROLLOUT_AUTO_TICK = env.bool("RAYLANE_ROLLOUT_AUTO_TICK", default=True)
+# An active rollout no worker advanced for this long gets its tick chain restarted by beat (a lost countdown).
+RAYLANE_ROLLOUT_STALLED_S = env.int("RAYLANE_ROLLOUT_STALLED_S", default=30)
 # Models whose replicas ask for GPUs or more memory than this run in dedicated mode (one application per version).
 RAYLANE_DEDICATED_MEMORY_MB = env.int("RAYLANE_DEDICATED_MEMORY_MB", default=4096)
 # How many pooled (long-tail) model versions one pool replica keeps loaded before evicting the least recently used.

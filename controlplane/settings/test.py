@@ -15,10 +15,12 @@ STORAGES = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
     "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
 }
-CELERY_TASK_ALWAYS_EAGER = True
+# Eager unless a test runs a real worker process (tests/integration/live), which sets these for itself.
+CELERY_TASK_ALWAYS_EAGER = env.bool("RAYLANE_EAGER_TASKS", default=True)
+CELERY_TASK_DEFAULT_QUEUE = env("RAYLANE_TASK_QUEUE", default="celery")
 # The in-memory ServeCluster twin; tests of the real cluster build their own RayDashboardCluster.
-RAYLANE_SERVE_CLUSTER = "memory"
+RAYLANE_SERVE_CLUSTER = env("RAYLANE_SERVE_CLUSTER", default="memory")
 # Static files are not collected for tests; WhiteNoise would warn about the missing folder on every request.
 MIDDLEWARE = [m for m in MIDDLEWARE if m != "whitenoise.middleware.WhiteNoiseMiddleware"]  # noqa: F405
 # Tests drive rollouts tick by tick (rollout_tick), instead of eager Celery re-scheduling itself forever.
-RAYLANE_ROLLOUT_AUTO_TICK = False
+RAYLANE_ROLLOUT_AUTO_TICK = env.bool("RAYLANE_ROLLOUT_AUTO_TICK", default=False)
