@@ -90,7 +90,18 @@ def eventually(check: Callable[[], object], timeout_s: float, what: str, poll_s:
 
 
 def test_apply_runs_every_application_on_its_route(harness: Harness) -> None:
-    status = harness.apply_and_wait(echo("alpha"), echo("beta"))
+    harness.apply_and_wait(echo("alpha"), echo("beta"))
+
+    def settled() -> ClusterStatus | None:
+        # RUNNING can be reported a moment before the replica list shows the pid, or while an app of an earlier
+        # config is still being deleted: wait for the steady state instead of sampling a transition.
+        status = harness.cluster.status()
+        if set(status.applications) != {"alpha", "beta"}:
+            return None
+        pids = [pid for name in ("alpha", "beta") for pid in running_replicas(status, name).values()]
+        return status if len(pids) == 2 and all(isinstance(pid, int) for pid in pids) else None
+
+    status = eventually(settled, timeout_s=RUNNING_TIMEOUT_S, what="both applications settled")
 
     assert {name: app.route_prefix for name, app in status.applications.items()} == {"alpha": "/alpha", "beta": "/beta"}
     for name in ("alpha", "beta"):

@@ -164,16 +164,19 @@ def test_blue_green_switches_atomically_and_rolls_back_in_one_call(setup):
 
 
 def test_shadow_rollout_never_returns_the_candidates_answers_until_promoted(setup):
-    shadow = policy(
-        setup["client"], strategy="shadow", analysis={**ANALYSIS, "min_shadow_agreement": 0.5}, auto_promote_s=3
-    )
+    shadow = policy(setup["client"], strategy="shadow", analysis={**ANALYSIS, "min_shadow_agreement": 0.5})
     with Traffic(setup["url"]) as traffic:
         rollout_id = start(setup, 2, shadow)
         wait_until(
-            lambda: Rollout.objects.get(pk=rollout_id).shadow_percent > 0, timeout_s=60, what="shadowing to begin"
+            lambda: Rollout.objects.get(pk=rollout_id).events.filter(kind="analysis", data__verdict="passed").exists(),
+            timeout_s=60,
+            what="a passing analysis of mirrored traffic",
         )
         mirrored_only = traffic.served(2)
+        promoted = setup["client"].post(f"/api/v1/rollouts/{rollout_id}/promote/")  # no auto-promote: a person does
+        assert promoted.status_code == 200, promoted.json()
         rollout = finished(rollout_id)
+        wait_until(lambda: answers(setup["url"]) == "2", timeout_s=10, what="v2 answering")
     assert mirrored_only == 0, "while shadowing, only the stable version answers"
     assert rollout.phase == "succeeded"
     agreement = rollout.events.filter(kind="analysis").last().data.get("shadow_agreement")

@@ -4,6 +4,7 @@ from dataclasses import replace
 
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, rule
 
 from controlplane.rollouts.engine import (
     Analysis,
@@ -195,3 +196,47 @@ def test_invariants_hold_on_any_run(policy, moves):
             assert state == before, "a paused rollout moved by itself"
         if before.phase.terminal:
             assert state == before
+
+
+class RolloutMachine(RuleBasedStateMachine):
+    """Stateful exploration: time passes, the cluster reports, people press buttons; invariants after each rule."""
+
+    policy = CANARY
+
+    @initialize(policy=policies)
+    def begin(self, policy):
+        self.policy = policy
+        self.now = 0.0
+        self.state = start(policy, self.now).state
+        self.ever_ready = False
+        self.previous = self.state
+
+    def step(self, observation: Observation, command: Command | None = None) -> None:
+        self.previous = self.state
+        self.ever_ready = self.ever_ready or observation.candidate_ready
+        self.state = advance(self.policy, self.state, observation, self.now, command).state
+        self.last_command = command
+
+    @rule(seconds=st.floats(0, 30), observation=observations)
+    def time_passes(self, seconds, observation):
+        self.now += seconds
+        self.step(observation)
+
+    @rule(command=st.sampled_from(list(Command)), observation=observations)
+    def a_person_acts(self, command, observation):
+        self.step(observation, command)
+
+    @invariant()
+    def weights_and_phases_stay_sane(self):
+        traffic = self.state.traffic
+        assert traffic.stable_weight + traffic.candidate_weight == 100
+        if traffic.candidate_weight:
+            assert self.ever_ready
+        if self.state.phase in (Phase.FAILED, Phase.ABORTED):
+            assert traffic.candidate_weight == 0
+        if self.previous.phase.terminal:
+            assert self.state == self.previous
+
+
+RolloutMachine.TestCase.settings = settings(max_examples=150, stateful_step_count=30, deadline=None)
+test_rollout_machine = RolloutMachine.TestCase
