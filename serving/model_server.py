@@ -82,27 +82,33 @@ class ModelServer:
 
     # --- configuration ----------------------------------------------------------------------------------------
     async def reconfigure(self, config: dict[str, Any]) -> None:
+        """Load what is new, then switch the routing, then drop what is gone: a request never picks a version
+        that is not there (dropping first made requests routed by the old table fail during the load)."""
         self.start_flusher()
         wanted = {int(spec["version"]): spec for spec in config.get("versions", [])}
-        for number, state in list(self.versions.items()):
-            if number not in wanted or wanted[number]["sha256"] != state.sha256:
-                self.drop(number)
+        staged: dict[int, VersionState] = {}
         for number, spec in wanted.items():
             current = self.versions.get(number)
+            changed = current is not None and current.sha256 != spec["sha256"]
             retry = (
                 current is not None and current.state == "failed" and spec.get("trusted") != current.spec.get("trusted")
             )
-            if current is not None and not retry:
+            if current is not None and not changed and not retry:
                 current.spec = spec
             elif self.lazy:
-                self.versions[number] = VersionState(spec=spec, state="cold")
+                staged[number] = VersionState(spec=spec, state="cold")
             elif spec.get("app"):
-                # Dedicated mode: the version loads in its own application; watch it until it answers.
-                self.versions[number] = VersionState(spec=spec, model=RemoteVersion(spec["app"]))
-                self.watch_remote(number)
+                # Dedicated mode: the version loads in its own application; watched until it answers.
+                staged[number] = VersionState(spec=spec, model=RemoteVersion(spec["app"]))
             else:
-                self.versions[number] = VersionState(spec=spec)
-                await asyncio.to_thread(self.load_version, number)
+                staged[number] = VersionState(spec=spec)
+                await asyncio.to_thread(load_version, staged[number], self.fetcher, self.model_name)
+        replaced = [self.versions[number] for number in staged if number in self.versions]
+        self.versions.update(staged)
+        for number, state in staged.items():
+            self.report_state(number)
+            if isinstance(state.model, RemoteVersion):
+                self.watch_remote(number)
         batching = config.get("batching") or {}
         self.batching = bool(batching.get("enabled"))
         self.batchers = {
@@ -114,9 +120,13 @@ class ModelServer:
             for number, state in self.versions.items()
             if self.batching and state.state == "ready" and not isinstance(state.model, RemoteVersion)
         }
-        # Swapped last: requests keep the old split until every new version is loaded.
         self.ready = frozenset(number for number, s in self.versions.items() if s.state in ("ready", "cold"))
         self.table = RoutingTable.from_user_config(config)
+        for number in [number for number in self.versions if number not in wanted]:
+            self.drop(number)
+        for state in replaced:
+            if state.work_dir is not None:
+                state.work_dir.cleanup()
 
     def load_version(self, number: int) -> None:
         state = self.versions[number]

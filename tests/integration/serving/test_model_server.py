@@ -292,3 +292,32 @@ def test_long_tail_models_share_the_pool_and_load_on_first_use(fleet):
         return loads if all(loads.values()) else None
 
     assert wait_for(cold_loads, timeout_s=20, interval_s=0.5) == {"tail-a": 1.0, "tail-b": 1.0}
+
+
+def test_replacing_the_only_version_under_traffic_fails_no_request(fleet):
+    """One reconfigure that adds v2 and removes v1: the replica must load v2 before it stops routing to v1."""
+    import threading
+
+    base = fleet["base"]
+    fleet["apply"](iris(fleet, {1: 100}, held=(1,)))
+    failures, served, stop = [], Counter(), threading.Event()
+
+    def loop() -> None:
+        http = requests.Session()
+        deadline = time.monotonic() + 60
+        while not stop.is_set() and time.monotonic() < deadline:
+            response = predict_v1(base, http)
+            served[response.headers.get("X-Raylane-Version")] += 1
+            if response.status_code != 200:
+                failures.append(response.text)
+
+    thread = threading.Thread(target=loop)
+    thread.start()
+    try:
+        time.sleep(0.5)
+        fleet["apply"](iris(fleet, {2: 100}, held=(2,)))
+        wait_for(lambda: served["2"] > 50, timeout_s=20)
+    finally:
+        stop.set()
+        thread.join()
+    assert failures == [] and served["1"] > 0
