@@ -21,6 +21,7 @@ from django.utils import timezone
 from controlplane.accounts.choices import AuditAction
 from controlplane.accounts.services import audit_record
 from controlplane.api.exceptions import ApplicationError, Conflict
+from controlplane.monitoring.broadcast import broadcast, group_name
 from controlplane.registry.models import ModelVersion
 
 from . import engine
@@ -90,17 +91,26 @@ def rollout_start(
         try:
             with transaction.atomic():
                 rollout = Rollout.objects.create(
-                    deployment=deployment, from_version=deployment.stable_version, to_version=version,
-                    from_number=deployment.stable_version.version, to_number=version.version, policy=policy,
-                    policy_snapshot=snapshot, created_by=user, **state_fields(decision.state),
-                )  # fmt: skip
+                    deployment=deployment,
+                    from_version=deployment.stable_version,
+                    to_version=version,
+                    from_number=deployment.stable_version.version,
+                    to_number=version.version,
+                    policy=policy,
+                    policy_snapshot=snapshot,
+                    created_by=user,
+                    **state_fields(decision.state),
+                )
         except IntegrityError as exc:  # a concurrent start won the race
             raise Conflict(f"deployment '{deployment}' already has an active rollout") from exc
         record(rollout, decision.events, actor=user)
         audit_record(
-            actor=user, action=AuditAction.CREATE, target=rollout, team=deployment.team,
+            actor=user,
+            action=AuditAction.CREATE,
+            target=rollout,
+            team=deployment.team,
             changes={"from": rollout.from_number, "to": rollout.to_number, "policy": policy.name},
-        )  # fmt: skip
+        )
         after_commit(rollout)
     return rollout
 
@@ -125,8 +135,13 @@ def rollout_command(*, rollout: Rollout, command: engine.Command, user: Abstract
         if refused:
             raise Conflict(refused[0].message)
         save(rollout, decision, actor=user)
-        audit_record(actor=user, action=AuditAction.UPDATE, target=rollout, team=rollout.deployment.team,
-                     changes={"command": command.value, "phase": rollout.phase})  # fmt: skip
+        audit_record(
+            actor=user,
+            action=AuditAction.UPDATE,
+            target=rollout,
+            team=rollout.deployment.team,
+            changes={"command": command.value, "phase": rollout.phase},
+        )
         after_commit(rollout)
     return rollout
 
@@ -178,8 +193,13 @@ def deployment_rollback(*, deployment: Deployment, version: ModelVersion, user: 
         before = deployment.stable_version.version if deployment.stable_version else None
         deployment.stable_version = version
         deployment.save(update_fields=["stable_version", "updated_at"])
-        audit_record(actor=user, action=AuditAction.UPDATE, target=deployment, team=deployment.team,
-                     changes={"rollback": {"from": before, "to": version.version}})  # fmt: skip
+        audit_record(
+            actor=user,
+            action=AuditAction.UPDATE,
+            target=deployment,
+            team=deployment.team,
+            changes={"rollback": {"from": before, "to": version.version}},
+        )
         transaction.on_commit(schedule_reconcile)
     return deployment
 
@@ -224,11 +244,34 @@ def save(rollout: Rollout, decision: engine.Decision, *, actor: AbstractBaseUser
 
 
 def record(rollout: Rollout, events: tuple[engine.Event, ...], *, actor: AbstractBaseUser | None = None) -> None:
+    """Store the events and push them, after commit, to whoever watches the rollout or its deployment."""
     username = actor.get_username() if actor is not None and actor.is_authenticated else ""
-    RolloutEvent.objects.bulk_create(
+    stored = RolloutEvent.objects.bulk_create(
         RolloutEvent(rollout=rollout, kind=event.kind, message=event.message, data=event.data, actor_username=username)
         for event in events
     )
+    summary = {
+        "rollout": rollout.pk,
+        "phase": rollout.phase,
+        "from_version": rollout.from_number,
+        "to_version": rollout.to_number,
+        "candidate_weight": rollout.candidate_weight,
+        "stable_weight": 100 - rollout.candidate_weight,
+        "shadow_percent": rollout.shadow_percent,
+    }
+    for event in stored:
+        data = {
+            **summary,
+            "event": {
+                "kind": event.kind,
+                "message": event.message,
+                "data": event.data,
+                "at": event.at.isoformat(),
+                "actor": event.actor_username,
+            },
+        }
+        broadcast(group_name("rollout", rollout.pk), "rollout_event", data)
+        broadcast(group_name("deployment", rollout.deployment_id), "rollout_event", data)
 
 
 def latest_observation(rollout: Rollout) -> engine.Observation:

@@ -23,6 +23,7 @@ INSTALLED_APPS = [
     "django.contrib.messages",
     "django.contrib.staticfiles",
     "django.contrib.postgres",
+    "channels",
     "rest_framework",
     "django_filters",
     "drf_spectacular",
@@ -100,6 +101,16 @@ STORAGES = {
 STATICFILES_DIRS = [("app", BASE_DIR / "frontend" / "dist")] if (BASE_DIR / "frontend" / "dist").is_dir() else []
 
 LOGIN_URL = "/admin/login/"
+
+# --- Websockets (Channels) -------------------------------------------------------------------------------------
+# Group sends never block the sender: a client too slow to drain its channel loses messages (and resyncs from
+# REST when it sees a gap in the sequence numbers) instead of slowing whoever publishes.
+CHANNEL_LAYERS = {
+    "default": {
+        "BACKEND": "channels_redis.core.RedisChannelLayer",
+        "CONFIG": {"hosts": [REDIS_URL], "capacity": 500, "expiry": 30, "prefix": "raylane:ws"},
+    }
+}
 
 # --- Ray ----------------------------------------------------------------------------------------------------
 RAY_ADDRESS = env("RAY_ADDRESS", default="")

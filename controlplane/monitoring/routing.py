@@ -1,0 +1,8 @@
+from django.urls import path
+
+from .consumers import DeploymentConsumer, RolloutConsumer
+
+websocket_urlpatterns = [
+    path("ws/deployments/<int:pk>/", DeploymentConsumer.as_asgi()),
+    path("ws/rollouts/<int:pk>/", RolloutConsumer.as_asgi()),
+]
