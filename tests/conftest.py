@@ -45,3 +45,13 @@ def people(db) -> dict:
 @pytest.fixture
 def client_for():
     return factories.client_for
+
+
+@pytest.fixture
+def twin():
+    """The in-memory ServeCluster the control plane drives in tests (settings.test: RAYLANE_SERVE_CLUSTER=memory)."""
+    from controlplane.rollouts.cluster import in_memory_cluster
+
+    in_memory_cluster.cache_clear()
+    yield in_memory_cluster()
+    in_memory_cluster.cache_clear()

@@ -11,7 +11,7 @@ from rest_framework.test import APIClient
 
 from controlplane.accounts.models import Membership, Team
 from controlplane.accounts.services import token_create
-from controlplane.registry.models import Model
+from controlplane.registry.models import Artifact, Model, ModelVersion
 
 User = get_user_model()
 
@@ -31,6 +31,14 @@ def make_team(slug: str, members: dict | None = None) -> Team:
 
 def make_model(team: Team, name: str = "iris", **fields) -> Model:
     return Model.objects.create(team=team, name=name, **fields)
+
+
+def make_version(model: Model, number: int, *, status: str = "valid", **fields) -> ModelVersion:
+    """A version record whose artifact row exists but whose bytes do not: for control-plane tests that never load
+    the model (the in-memory cluster, websockets). Tests that serve or validate a model upload a real file."""
+    artifact, _ = Artifact.objects.get_or_create(sha256=f"{number:064d}", defaults={"size": 1})
+    defaults = {"filename": "model.skops", "format": "skops", "validation_status": status}
+    return ModelVersion.objects.create(model=model, version=number, artifact=artifact, **{**defaults, **fields})
 
 
 def client_for(user: "User | None") -> APIClient:

@@ -4,6 +4,7 @@ from rest_framework.validators import UniqueValidator
 
 from controlplane.accounts.models import slug_validator
 from controlplane.api.fields import SafeJSONField, TeamField
+from serving.protocol import DATATYPES
 
 from ..models import Model, ModelVersion
 
@@ -92,23 +93,7 @@ class ModelVersionSerializer(serializers.ModelSerializer):
 
 class SignatureTensorSerializer(serializers.Serializer):
     name = serializers.CharField(max_length=200)
-    datatype = serializers.ChoiceField(
-        choices=[
-            "BOOL",
-            "UINT8",
-            "UINT16",
-            "UINT32",
-            "UINT64",
-            "INT8",
-            "INT16",
-            "INT32",
-            "INT64",
-            "FP16",
-            "FP32",
-            "FP64",
-            "BYTES",
-        ]
-    )
+    datatype = serializers.ChoiceField(choices=DATATYPES)
     shape = serializers.ListField(child=serializers.IntegerField(min_value=-1, max_value=2**31 - 1), max_length=16)
 
 

@@ -10,9 +10,6 @@ from django.test import Client
 
 from controlplane.asgi import application
 from controlplane.monitoring.broadcast import redis_client, send_now, sequence_key
-from controlplane.registry.choices import ModelFormat, ValidationStatus
-from controlplane.registry.models import Artifact, ModelVersion
-from controlplane.rollouts.cluster import in_memory_cluster
 from controlplane.rollouts.models import Deployment, RolloutPolicy
 from tests import factories
 
@@ -27,19 +24,10 @@ def cookie_for(user) -> tuple[bytes, bytes]:
 
 
 @pytest.fixture
-def deployment(people):
-    in_memory_cluster.cache_clear()
+def deployment(people, twin):
     model = factories.make_model(people["team"], "iris")
     for number in (1, 2):
-        artifact = Artifact.objects.create(sha256=str(number) * 64, size=1)
-        ModelVersion.objects.create(
-            model=model,
-            version=number,
-            artifact=artifact,
-            filename="m.skops",
-            format=ModelFormat.SKOPS,
-            validation_status=ValidationStatus.VALID,
-        )
+        factories.make_version(model, number)
     return Deployment.objects.create(team=people["team"], model=model, stable_version=model.versions.get(version=1))
 
 

@@ -2,9 +2,6 @@
 
 import pytest
 
-from controlplane.registry.choices import ModelFormat, ValidationStatus
-from controlplane.registry.models import Artifact, ModelVersion
-from controlplane.rollouts.cluster import in_memory_cluster
 from controlplane.rollouts.models import ReconcileState
 from controlplane.rollouts.reconcile import reconcile
 from tests import factories
@@ -13,25 +10,9 @@ pytestmark = pytest.mark.django_db
 
 
 @pytest.fixture
-def twin():
-    in_memory_cluster.cache_clear()
-    yield in_memory_cluster()
-    in_memory_cluster.cache_clear()
-
-
-@pytest.fixture
 def iris(people):
     model = factories.make_model(people["team"], "iris")
-    artifact = Artifact.objects.create(sha256="c" * 64, size=10)
-    ModelVersion.objects.create(
-        model=model,
-        version=1,
-        artifact=artifact,
-        filename="iris.skops",
-        format=ModelFormat.SKOPS,
-        validation_status=ValidationStatus.VALID,
-        signature={"inputs": [{"name": "X", "datatype": "FP64", "shape": [-1, 4]}]},
-    )
+    factories.make_version(model, 1, signature={"inputs": [{"name": "X", "datatype": "FP64", "shape": [-1, 4]}]})
     return model
 
 
@@ -64,7 +45,7 @@ def test_creating_a_deployment_puts_the_model_on_the_cluster(iris, twin, people,
     assert apps["iris"].route_prefix == "/v2/models/iris"
     user_config = apps["iris"].deployed_config["deployments"][0]["user_config"]
     assert user_config["weights"] == {"1": 100}
-    assert user_config["versions"][0]["sha256"] == "c" * 64
+    assert user_config["versions"][0]["sha256"] == f"{1:064d}"
     assert apps["iris"].deployed_config["deployments"][0]["autoscaling_config"]["max_replicas"] == 3
     assert ReconcileState.objects.get().applied_hash
 

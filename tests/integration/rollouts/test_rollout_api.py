@@ -4,9 +4,6 @@ covered by tests/integration/ray_rollouts)."""
 import pytest
 
 from controlplane.accounts.models import AuditEntry
-from controlplane.registry.choices import ModelFormat, ValidationStatus
-from controlplane.registry.models import Artifact, ModelVersion
-from controlplane.rollouts.cluster import in_memory_cluster
 from controlplane.rollouts.models import Deployment, Rollout, RolloutEvent, RolloutPolicy
 from controlplane.rollouts.services import rollout_tick
 from tests import factories
@@ -15,25 +12,10 @@ pytestmark = pytest.mark.django_db
 
 
 @pytest.fixture
-def twin():
-    in_memory_cluster.cache_clear()
-    yield in_memory_cluster()
-    in_memory_cluster.cache_clear()
-
-
-@pytest.fixture
 def world(people, twin, django_capture_on_commit_callbacks):
     model = factories.make_model(people["team"], "iris")
     for number in (1, 2, 3):
-        artifact = Artifact.objects.create(sha256=str(number) * 64, size=10)
-        ModelVersion.objects.create(
-            model=model,
-            version=number,
-            artifact=artifact,
-            filename="m.skops",
-            format=ModelFormat.SKOPS,
-            validation_status=ValidationStatus.VALID if number != 3 else ValidationStatus.NEEDS_TRUST,
-        )
+        factories.make_version(model, number, status="valid" if number != 3 else "needs_trust")
     canary = RolloutPolicy.objects.create(
         team=people["team"],
         name="canary",
