@@ -4,12 +4,14 @@ from drf_spectacular.views import SpectacularAPIView, SpectacularRedocView, Spec
 
 from controlplane.api.views import api_not_found, healthz
 from controlplane.frontend import console
+from controlplane.monitoring.exposition import metrics_view
 from controlplane.registry.internal import artifact_download
 
 api_v1 = [
     path("", include("controlplane.accounts.api.urls")),
     path("", include("controlplane.registry.api.urls")),
     path("", include("controlplane.rollouts.api.urls")),
+    path("", include("controlplane.monitoring.api.urls")),
 ]
 
 urlpatterns = [
@@ -19,6 +21,7 @@ urlpatterns = [
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="swagger-ui"),
     path("api/redoc/", SpectacularRedocView.as_view(url_name="schema"), name="redoc"),
     path("healthz", healthz, name="healthz"),
+    path("metrics", metrics_view, name="metrics"),
     path("internal/artifacts/<str:sha256>", artifact_download, name="internal-artifact"),
     re_path(r"^api/", api_not_found),
     path("", console, name="console"),

@@ -29,6 +29,18 @@ from serving.ray_head import LOOPBACK, HeadSettings
 START_HINT = "start Ray with `make up` (or `python -m serving.ray_head start`), or set RAY_DASHBOARD_URL"
 
 
+LOG_POLL_LINES = 1000
+LOG_READ_MAX_BYTES = 1 << 20
+
+
+def _index_after(lines: list[str], last: str) -> int:
+    """Where the lines after `last` start (0 when `last` scrolled out of the window: all of them are new)."""
+    for index in range(len(lines) - 1, -1, -1):
+        if lines[index] == last:
+            return index + 1
+    return 0
+
+
 class ServeClusterError(Exception):
     """Anything that went wrong talking to Serve; the message is meant for the person reading the log."""
 
@@ -159,6 +171,16 @@ class ServeCluster(ABC):
 
     @abstractmethod
     def log_tail(self, node_ip: str, filename: str, lines: int = 100) -> list[str]: ...
+
+    def log_read(self, node_ip: str, filename: str, cursor: Any = None, *, backlog: int = 100) -> tuple[list[str], Any]:
+        """Lines appended to a log file since `cursor`, and the cursor for the next call. Without a cursor: the
+        last `backlog` lines. Over the log API, which has no offsets, the cursor is the last line read."""
+        if cursor is None:
+            lines = self.log_tail(node_ip, filename, lines=max(backlog, 1))
+            return (lines[-backlog:] if backlog else []), (lines[-1] if lines else "")
+        lines = self.log_tail(node_ip, filename, lines=LOG_POLL_LINES)
+        lines = lines[_index_after(lines, cursor) :]
+        return lines, (lines[-1] if lines else cursor)
 
     def wait_until_running(self, app_names: list[str], timeout_s: float, poll_s: float = 0.25) -> ClusterStatus:
         """Poll until every named app is RUNNING; fail fast on DEPLOY_FAILED with Ray's messages."""
@@ -302,6 +324,29 @@ class RayDashboardCluster(ServeCluster):
             raise self._fail(response, f"Log listing for node {node_ip}")
         groups = response.json()["data"]["result"] or {}
         return sorted(name for names in groups.values() for name in names)
+
+    def log_read(self, node_ip: str, filename: str, cursor: Any = None, *, backlog: int = 100) -> tuple[list[str], Any]:
+        """On the local head the files are read directly from an offset; other nodes go through the log API."""
+        path = self.ray_dir / "ray" / "session_latest" / "logs" / filename if self.ray_dir else None
+        if node_ip not in (LOOPBACK, "localhost") or path is None or not path.exists():
+            return super().log_read(node_ip, filename, None if isinstance(cursor, tuple) else cursor, backlog=backlog)
+        with path.open("rb") as handle:
+            identity, size = os.fstat(handle.fileno()).st_ino, os.fstat(handle.fileno()).st_size
+            if isinstance(cursor, tuple) and cursor[0] == identity and cursor[1] <= size:
+                handle.seek(cursor[1])
+            elif cursor is None:
+                handle.seek(max(0, size - LOG_READ_MAX_BYTES // 8))
+            # else: rotated or truncated, so the new file from its start
+            start = handle.tell()
+            data = handle.read(LOG_READ_MAX_BYTES)
+        complete = data.rfind(b"\n") + 1  # a line still being written waits for its newline
+        offset, text = start + complete, data[:complete]
+        if cursor is None and start > 0:
+            text = text.partition(b"\n")[2]  # the first line was cut by the seek
+        lines = text.decode(errors="replace").splitlines()
+        if cursor is None:
+            lines = lines[-backlog:] if backlog else []
+        return lines, (identity, offset)
 
     def log_tail(self, node_ip: str, filename: str, lines: int = 100) -> list[str]:
         params = {"node_ip": node_ip, "filename": filename, "lines": lines}
@@ -488,6 +533,16 @@ class InMemoryServeCluster(ServeCluster):
         self._check_reachable()
         self._check_node(node_ip)
         return sorted(name for name in self.logs if fnmatch.fnmatch(name, glob))
+
+    def log_read(self, node_ip: str, filename: str, cursor: Any = None, *, backlog: int = 100) -> tuple[list[str], Any]:
+        self.log_tail(node_ip, filename, lines=1)  # the same errors
+        lines = self.logs[filename]
+        start = len(lines) - min(backlog, len(lines)) if cursor is None else int(cursor)
+        return lines[start:], len(lines)
+
+    def write_log(self, filename: str, line: str) -> None:
+        """A replica writes a line (as the model server's JSON logging would)."""
+        self.logs.setdefault(filename, []).append(line)
 
     def log_tail(self, node_ip: str, filename: str, lines: int = 100) -> list[str]:
         self._check_reachable()

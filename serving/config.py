@@ -117,6 +117,9 @@ class FleetSpec:
     pool_resources: Resources = field(default_factory=lambda: Resources(num_cpus=0.25))
 
 
+LOGGING_CONFIG = {"encoding": "JSON", "enable_access_log": False, "log_level": "INFO"}
+
+
 def app_name(model: str, protocol: str) -> str:
     """`iris` for the v2 application, `iris.v1` for v1 (a dot cannot occur in a model name)."""
     return model if protocol == "v2" else f"{model}.{protocol}"
@@ -125,6 +128,17 @@ def app_name(model: str, protocol: str) -> str:
 def version_app_name(model: str, version: int) -> str:
     """`iris@v3`, a dedicated version's own application (`@` cannot occur in a model name)."""
     return f"{model}@v{version}"
+
+
+def parse_app_name(name: str) -> tuple[str | None, int | None]:
+    """The model (and for a dedicated version app, the version) an application serves; (None, None) for the front
+    door, whose pool replicas serve many models."""
+    if name == FRONT_DOOR_APP:
+        return None, None
+    model, _, version = name.partition("@v")
+    if version.isdigit():
+        return model, int(version)
+    return name.split(".", 1)[0], None
 
 
 def route_prefix(model: str, protocol: str) -> str:
@@ -289,7 +303,8 @@ def front_door_application(fleet: FleetSpec) -> dict[str, Any]:
 
 
 def serve_config(fleet: FleetSpec) -> dict[str, Any]:
-    """The whole fleet as one ServeDeploySchema body, applications in a stable order."""
+    """The whole fleet as one ServeDeploySchema body, applications in a stable order. Replicas log JSON lines (the
+    monitor reads their fields) and no access log: the per-version metrics count every request already."""
     names = [model.name for model in fleet.models]
     if len(set(names)) != len(names):
         raise DesiredStateError(f"model names must be unique: {names}")
@@ -297,6 +312,8 @@ def serve_config(fleet: FleetSpec) -> dict[str, Any]:
     for model in sorted(fleet.models, key=lambda model: model.name):
         if not model.pooled:
             applications.extend(model_applications(model, fleet))
+    for application in applications:
+        application["logging_config"] = dict(LOGGING_CONFIG)
     return {
         "http_options": {"host": fleet.http_host, "port": fleet.http_port},
         "applications": applications,

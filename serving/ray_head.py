@@ -253,11 +253,13 @@ def build_environment(settings: HeadSettings, base: dict[str, str] | None = None
         "PYTHONPATH": os.pathsep.join(python_path),
         "RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER": "0",
         "RAY_USAGE_STATS_ENABLED": "0",
-        "RAY_metrics_report_interval_ms": "1000",
+        "RAY_metrics_report_interval_ms": "500",
         "RAY_AUTH_MODE": "token" if settings.auth == "token" else "disabled",
         "RAY_SERVE_THROUGHPUT_OPTIMIZED": "1",
         "RAY_SERVE_ENABLE_HA_PROXY": "1",
         "RAY_SERVE_REQUEST_PATH_LOG_BUFFER_SIZE": str(settings.serve_log_buffer),
+        # Replicas' prints and stderr go to their Serve log file (one file per replica, the one the monitor tails).
+        "RAY_SERVE_LOG_TO_STDERR": "0",
         "RAY_SERVE_DIRECT_INGRESS_MIN_DRAINING_PERIOD_S": str(settings.ingress_drain_s),
     }
     env |= {variable: str(settings.ports[port]) for variable, port in PORT_VARIABLES.items()}

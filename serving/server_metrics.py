@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-import bisect
 import functools
 from collections import defaultdict
 from typing import Any
 
 from ray.serve import metrics
 
-LATENCY_BOUNDARIES_MS = [0.5, 1, 2, 5, 10, 20, 50, 100, 200, 500, 1000, 2000, 5000, 10000]
+from serving.histogram import Histogram
 
 
 class VersionMetrics:
@@ -26,6 +25,7 @@ class VersionMetrics:
         self.latency: dict[str, dict[int, Histogram]] = {"request": {}, "shadow": {}}
         self.shadow: dict[int, list[int]] = defaultdict(lambda: [0, 0])
         self.cold_loads: dict[int, int] = defaultdict(int)
+        self.in_flight: dict[int, int] = defaultdict(int)
         gauges = shared_gauges()
         self.requests_gauge = gauges["requests"]
         self.latency_gauges = gauges["latency"]
@@ -34,11 +34,17 @@ class VersionMetrics:
         self.ready = gauges["ready"]
         self.load_ms = gauges["load_ms"]
         self.cold_loads_gauge = gauges["cold_loads"]
+        self.ongoing = gauges["ongoing"]
 
     def tags(self, version: int) -> dict[str, str]:
         return {"model": self.model, "version": str(version)}
 
+    def begin(self, version: int) -> None:
+        self.in_flight[version] += 1
+
     def answered(self, version: int, code: int, elapsed_ms: float) -> None:
+        """One request done (every `begin` has exactly one `answered`)."""
+        self.in_flight[version] = max(0, self.in_flight[version] - 1)
         self.counts[(version, code)] += 1
         self.observe("request", version, elapsed_ms)
 
@@ -65,6 +71,8 @@ class VersionMetrics:
                     buckets.set(cumulative, tags={**tags, "le": bound})
                 total.set(histogram.sum, tags=tags)
                 count.set(histogram.count, tags=tags)
+        for version, count in list(self.in_flight.items()):
+            self.ongoing.set(count, tags=self.tags(version))
         for version, count in list(self.cold_loads.items()):
             self.cold_loads_gauge.set(count, tags=self.tags(version))
         for version, (requests_seen, agreements) in list(self.shadow.items()):
@@ -93,25 +101,5 @@ def shared_gauges() -> dict[str, Any]:
         "ready": metrics.Gauge("raylane_version_ready", "1 loaded and answering, 0 loading or cold, -1 failed", tags),
         "load_ms": metrics.Gauge("raylane_version_load_ms", "Time the last fetch and load of the version took", tags),
         "cold_loads": metrics.Gauge("raylane_cold_loads", "Loads on first use in a shared pool replica", tags),
+        "ongoing": metrics.Gauge("raylane_ongoing", "Requests in flight when the metrics were flushed", tags),
     }
-
-
-class Histogram:
-    """Latency buckets in milliseconds, Prometheus style (cumulative `le` buckets when exported)."""
-
-    def __init__(self) -> None:
-        self.buckets = [0] * (len(LATENCY_BOUNDARIES_MS) + 1)
-        self.sum = 0.0
-        self.count = 0
-
-    def observe(self, value_ms: float) -> None:
-        self.buckets[bisect.bisect_left(LATENCY_BOUNDARIES_MS, value_ms)] += 1
-        self.sum += value_ms
-        self.count += 1
-
-    def cumulative(self) -> list[tuple[str, int]]:
-        running, rows = 0, []
-        for bound, count in zip([*map(str, LATENCY_BOUNDARIES_MS), "+Inf"], self.buckets, strict=True):
-            running += count
-            rows.append((bound, running))
-        return rows

@@ -55,3 +55,21 @@ def twin():
     in_memory_cluster.cache_clear()
     yield in_memory_cluster()
     in_memory_cluster.cache_clear()
+
+
+@pytest.fixture(scope="session", autouse=True)
+def clean_test_redis():
+    """The tests' own Redis database (settings.test) starts empty: no sequence numbers or log lines of a previous
+    run, whose database ids this run reuses."""
+    import redis
+    from django.conf import settings
+
+    redis.Redis.from_url(settings.REDIS_URL).flushdb()
+
+
+@pytest.fixture
+def monitor(twin):
+    """The monitor over the twin, ticked by hand (`monitor.tick()`); its first tick is the counters' baseline."""
+    from controlplane.monitoring.collector import Monitor
+
+    return Monitor(cluster=twin, prometheus_url="")

@@ -16,8 +16,9 @@ logger = logging.getLogger(__name__)
 SEQUENCE_TTL_S = 7 * 24 * 3600
 
 
-def group_name(resource: str, pk: int) -> str:
-    return f"{resource}-{pk}"
+def group_name(resource: str, pk: int, stream: str = "") -> str:
+    """`deployment-3` (rollout events), `deployment-3-metrics`, `deployment-3-logs`: each numbered on its own."""
+    return f"{resource}-{pk}-{stream}" if stream else f"{resource}-{pk}"
 
 
 def sequence_key(group: str) -> str:
@@ -41,7 +42,7 @@ def send_now(group: str, kind: str, data: dict[str, Any]) -> int:
         pipeline.expire(sequence_key(group), SEQUENCE_TTL_S)  # idle groups' counters go away by themselves
         sequence = int(pipeline.execute()[0])
         async_to_sync(get_channel_layer().group_send)(
-            group, {"type": "push", "seq": sequence, "kind": kind, "data": data}
+            group, {"type": "push", "group": group, "seq": sequence, "kind": kind, "data": data}
         )
         return sequence
     except Exception:

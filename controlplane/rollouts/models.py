@@ -92,6 +92,10 @@ class ReconcileState(models.Model):
     applied_at = models.DateTimeField(null=True, blank=True)
     attempted_at = models.DateTimeField(null=True, blank=True)
     last_error = models.TextField(blank=True)
+    # For the control plane's /metrics: how long the last run took, and how many runs failed, ever.
+    last_duration_s = models.FloatField(default=0)
+    runs = models.PositiveBigIntegerField(default=0)
+    failures = models.PositiveBigIntegerField(default=0)
 
     def __str__(self) -> str:
         return f"applied {self.applied_hash[:12] or 'nothing'}"

@@ -1,44 +1,62 @@
-"""Gathers the engine's observation for a rollout from the cluster: readiness of the candidate on every model
-server replica, and request/error/latency deltas since the last analysis."""
+"""The engine's observation for a rollout, read from the monitor's samples in Postgres: the candidate's readiness
+on every model server replica (the latest sample), and request/error/latency totals since the last analysis."""
 
 from __future__ import annotations
 
 import logging
+from datetime import timedelta
 
-from serving.cluster import ServeClusterError
+from django.utils import timezone
+
+from controlplane.monitoring.services import Bin, latest_readiness, totals_since
+from serving.histogram import quantile
 
 from . import engine
-from .cluster import serve_cluster
 from .models import Rollout
-from .observe import observe, server_apps
 
 logger = logging.getLogger(__name__)
+FRESH_S = 5  # readiness older than this is not evidence: the monitor is behind or not running
 
 
 def observe_rollout(rollout: Rollout) -> engine.Observation:
-    """Reads the cluster. The new counter snapshot goes to `rollout.next_counters`; `save` keeps it when an analysis
-    used this observation, so every analysis compares against the previous one."""
-    model = rollout.deployment.model.name
-    cluster = serve_cluster()
-    try:
-        status = cluster.status()
-        replicas = set()
-        for name in server_apps(model):
-            application = status.applications.get(name)
-            if application is not None:
-                replicas |= application.replica_ids()
-        text = cluster.metrics_text()
-    except ServeClusterError as exc:
-        logger.warning("cannot observe %s: %s", rollout, exc)
-        return engine.Observation()
-    previous = rollout.counters or {}
-    observation, snapshot = observe(
-        metrics_text=text,
-        model=model,
-        stable=rollout.from_number,
-        candidate=rollout.to_number,
-        replica_ids=replicas,
-        previous=previous,
+    """`rollout.next_counters` gets the sample id this observation read up to; `save` keeps it when an analysis
+    used the observation, so each analysis covers the samples since the previous one."""
+    deployment = rollout.deployment
+    candidate, stable = rollout.to_number, rollout.from_number
+    readiness = latest_readiness(deployment_id=deployment.pk, version=candidate)
+    fresh = readiness is not None and readiness.at >= timezone.now() - timedelta(seconds=FRESH_S + 1)
+    if readiness is None or not fresh:
+        logger.info("%s: no recent metric samples of v%s; is the monitor running?", rollout, candidate)
+    failed = ""
+    if fresh and readiness.failed:
+        failed = (
+            f"v{candidate} failed to load on {readiness.failed} replica(s); "
+            f"GET /v2/models/{deployment.model.name} names the reason"
+        )
+    if deployment.pooled:  # pool replicas load a version on its first request: none failing is the evidence
+        ready = fresh and readiness.total > 0 and not readiness.failed
+    else:
+        ready = fresh and readiness.total > 0 and readiness.ready >= readiness.total and not readiness.failed
+    after_id = int((rollout.counters or {}).get("sample_id", 0))
+    versions = [number for number in (candidate, stable) if number]
+    totals, last_id = totals_since(
+        deployment_id=deployment.pk, versions=versions, after_id=after_id, not_before=rollout.created_at
     )
-    rollout.next_counters = snapshot
-    return observation
+    rollout.next_counters = {"sample_id": last_id}
+    mine, theirs = totals.get(candidate), totals.get(stable)
+    return engine.Observation(
+        candidate_ready=bool(ready),
+        candidate_failed=failed,
+        candidate=stats(mine),
+        stable=stats(theirs),
+        shadow_requests=mine.shadow_requests if mine else 0,
+        shadow_agreements=mine.shadow_agreements if mine else 0,
+    )
+
+
+def stats(totals: Bin | None) -> engine.VersionStats:
+    if totals is None:
+        return engine.VersionStats()
+    return engine.VersionStats(
+        requests=totals.requests, errors=totals.errors, p99_ms=quantile(totals.latency_buckets, 0.99)
+    )

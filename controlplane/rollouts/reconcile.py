@@ -5,6 +5,7 @@ PUTs it only when it differs from what was last applied or when the cluster drif
 A row lock serialises concurrent runs.
 """
 
+import time
 from dataclasses import dataclass
 from typing import Any
 
@@ -47,21 +48,26 @@ def cluster_drift(status: ClusterStatus, config: dict[str, Any]) -> str | None:
 
 def reconcile(*, cluster: ServeCluster | None = None, force: bool = False) -> ReconcileOutcome:
     cluster = cluster or serve_cluster()
+    started = time.monotonic()
     with transaction.atomic():
         state, _ = ReconcileState.objects.select_for_update().get_or_create(pk=1)
         config = serve_config(fleet_spec())
         digest = config_hash(config)
         state.attempted_at = timezone.now()
+        state.runs += 1
+        timing = ["attempted_at", "runs", "last_duration_s"]
         try:
             drift = cluster_drift(cluster.status(), config)
             if not force and drift is None and digest == state.applied_hash:
-                state.save(update_fields=["attempted_at"])
+                state.last_duration_s = time.monotonic() - started
+                state.save(update_fields=timing)
                 return ReconcileOutcome(applied=False, config_hash=digest, reason="in sync")
             reason = "forced" if force else drift or "desired state changed"
             cluster.apply(config)
         except ServeClusterError as exc:
-            state.last_error = str(exc)
-            state.save(update_fields=["attempted_at", "last_error"])
+            state.last_error, state.failures = str(exc), state.failures + 1
+            state.last_duration_s = time.monotonic() - started
+            state.save(update_fields=[*timing, "last_error", "failures"])
             return ReconcileOutcome(applied=False, config_hash=digest, reason="failed", error=str(exc))
         state.applied_hash, state.applied_config, state.applied_at, state.last_error = (
             digest,
@@ -69,5 +75,6 @@ def reconcile(*, cluster: ServeCluster | None = None, force: bool = False) -> Re
             timezone.now(),
             "",
         )
+        state.last_duration_s = time.monotonic() - started
         state.save()
         return ReconcileOutcome(applied=True, config_hash=digest, reason=reason)

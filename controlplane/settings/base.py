@@ -184,6 +184,8 @@ CELERY_BEAT_SCHEDULE = {
     "resume-stalled-rollouts": {"task": "rollouts.resume_stalled", "schedule": timedelta(seconds=5)},
     "prune-expired-tokens": {"task": "accounts.prune_expired_tokens", "schedule": timedelta(hours=1)},
     "collect-orphan-artifacts": {"task": "registry.collect_orphan_artifacts", "schedule": timedelta(hours=6)},
+    "roll-up-metrics": {"task": "monitoring.rollup", "schedule": timedelta(seconds=60)},
+    "prune-metrics": {"task": "monitoring.prune", "schedule": timedelta(minutes=10)},
 }
 
 LOGGING = {
@@ -217,3 +219,16 @@ RAYLANE_POOL_MODELS_PER_REPLICA = env.int("RAYLANE_POOL_MODELS_PER_REPLICA", def
 RAYLANE_ARTIFACT_CACHE_BYTES = env.int("RAYLANE_ARTIFACT_CACHE_BYTES", default=10 * 1024**3)
 # Extra Ray runtime_env for every application (JSON), e.g. {"env_vars": {...}} on a multi-node cluster.
 RAYLANE_RUNTIME_ENV = env.json("RAYLANE_RUNTIME_ENV", default={})
+
+# --- monitoring ------------------------------------------------------------------------------------------------
+# The monitor samples every deployed version this often (seconds) and keeps raw samples this long; 1-minute
+# roll-ups are kept for RAYLANE_METRICS_ROLLUP_RETENTION_S. PROMETHEUS_URL reads Ray's metrics from an existing
+# Prometheus (`/api/v1/query`) instead of scraping every node's metrics endpoint.
+RAYLANE_MONITOR_INTERVAL_S = env.float("RAYLANE_MONITOR_INTERVAL_S", default=1.0)
+RAYLANE_METRICS_RAW_RETENTION_S = env.int("RAYLANE_METRICS_RAW_RETENTION_S", default=6 * 3600)
+RAYLANE_METRICS_ROLLUP_RETENTION_S = env.int("RAYLANE_METRICS_ROLLUP_RETENTION_S", default=30 * 24 * 3600)
+PROMETHEUS_URL = env("PROMETHEUS_URL", default="")
+# Replica log lines kept per deployment for late joiners and the REST history.
+RAYLANE_LOG_LINES_KEPT = env.int("RAYLANE_LOG_LINES_KEPT", default=1000)
+# A bearer token for Prometheus to scrape the control plane's /metrics; without it only site admins may read it.
+RAYLANE_METRICS_TOKEN = env("RAYLANE_METRICS_TOKEN", default="")

@@ -24,3 +24,13 @@ RAYLANE_SERVE_CLUSTER = env("RAYLANE_SERVE_CLUSTER", default="memory")
 MIDDLEWARE = [m for m in MIDDLEWARE if m != "whitenoise.middleware.WhiteNoiseMiddleware"]  # noqa: F405
 # Tests drive rollouts tick by tick (rollout_tick), instead of eager Celery re-scheduling itself forever.
 RAYLANE_ROLLOUT_AUTO_TICK = env.bool("RAYLANE_ROLLOUT_AUTO_TICK", default=False)
+# A Redis database of their own, so tests never mix their sequence numbers, log buffers or monitor lease with a
+# `make up` running on the same machine.
+REDIS_URL = env("RAYLANE_TEST_REDIS_URL", default="redis://127.0.0.1:6379/15")
+CHANNEL_LAYERS = {
+    "default": {
+        "BACKEND": "channels_redis.core.RedisChannelLayer",
+        "CONFIG": {"hosts": [REDIS_URL], "capacity": 500, "expiry": 30, "prefix": "raylane:ws"},
+    }
+}
+CELERY_BROKER_URL = REDIS_URL

@@ -3,12 +3,14 @@ beat) and the real local Ray head; the test process talks to them only through t
 
 from __future__ import annotations
 
+import io
 import os
 import signal
 import subprocess
 import sys
 import threading
 import time
+import zipfile
 from collections import Counter
 from pathlib import Path
 
@@ -24,32 +26,25 @@ ROW = [5.1, 3.5, 1.4, 0.2]
 
 
 class Worker:
+    """A Celery worker with beat, as `make up` runs them (`name`, `command` and `log` make it any other process)."""
+
+    name = "worker"
+
     def __init__(self, environment: dict[str, str], folder: Path) -> None:
         self.environment, self.folder = environment, folder
         self.process: subprocess.Popen | None = None
 
+    def command(self) -> list[str]:
+        queue, schedule = self.environment["RAYLANE_TASK_QUEUE"], str(self.folder / "beat-schedule")
+        return [
+            *(sys.executable, "-m", "celery", "-A", "controlplane", "worker", "-B", "--pool", "solo"),
+            *("-Q", queue, "--loglevel", "INFO", "--schedule", schedule, "--hostname", f"live-{os.getpid()}@%h"),
+        ]
+
     def start(self) -> None:
-        log = (self.folder / "worker.log").open("ab")
+        log = (self.folder / f"{self.name}.log").open("ab")
         self.process = subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "celery",
-                "-A",
-                "controlplane",
-                "worker",
-                "-B",
-                "--pool",
-                "solo",
-                "-Q",
-                self.environment["RAYLANE_TASK_QUEUE"],
-                "--loglevel",
-                "INFO",
-                "--schedule",
-                str(self.folder / "beat-schedule"),
-                "--hostname",
-                f"live-{os.getpid()}@%h",
-            ],
+            self.command(),
             env=self.environment,
             cwd=django_settings.BASE_DIR,
             stdout=log,
@@ -72,7 +67,16 @@ class Worker:
                 self.kill()
 
     def log(self) -> str:
-        return (self.folder / "worker.log").read_text(errors="replace")[-4000:]
+        return (self.folder / f"{self.name}.log").read_text(errors="replace")[-4000:]
+
+
+class MonitorProcess(Worker):
+    """`python manage.py monitor`: the rollout analysis reads the samples it stores."""
+
+    name = "monitor"
+
+    def command(self) -> list[str]:
+        return [sys.executable, "manage.py", "monitor"]
 
 
 @pytest.fixture(scope="module")
@@ -106,14 +110,15 @@ def live(ray_cluster: HeadSettings, live_root: Path, django_db_setup, django_db_
         "RAYLANE_ROLLOUT_AUTO_TICK": "1",
         "RAYLANE_ROLLOUT_STALLED_S": "4",
     }
-    worker = Worker(environment, live_root)
+    worker, monitor = Worker(environment, live_root), MonitorProcess(environment, live_root)
     worker.start()
+    monitor.start()
     previous = (celery_app.conf.task_always_eager, celery_app.conf.task_default_queue)
     celery_app.conf.task_always_eager, celery_app.conf.task_default_queue = False, queue
     shared = ("RAY_AUTH_TOKEN_PATH", "RAYLANE_RAY_DIR", "RAYLANE_RAY_PORT_OFFSET")
     saved = {name: os.environ.get(name) for name in shared}
     os.environ.update({name: environment[name] for name in shared})
-    yield {"worker": worker, "base": f"http://127.0.0.1:{port}", "environment": environment}
+    yield {"worker": worker, "monitor": monitor, "base": f"http://127.0.0.1:{port}", "environment": environment}
     for name, value in saved.items():
         if value is None:
             os.environ.pop(name, None)
@@ -121,6 +126,7 @@ def live(ray_cluster: HeadSettings, live_root: Path, django_db_setup, django_db_
             os.environ[name] = value
     celery_app.conf.task_always_eager, celery_app.conf.task_default_queue = previous
     worker.stop()
+    monitor.stop()
 
 
 @pytest.fixture
@@ -172,3 +178,30 @@ class Traffic:
 
     def served(self, version: int) -> int:
         return sum(count for (answered, status), count in self.answers.items() if answered == str(version))
+
+
+def zip_of(entries: dict[str, bytes]) -> bytes:
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w") as archive:
+        for name, data in entries.items():
+            archive.writestr(name, data)
+    return buffer.getvalue()
+
+
+def answers(url: str, row: list[float] = ROW) -> str | None:
+    """The version that answered a prediction, or None when it failed."""
+    try:
+        response = requests.post(url, json={"instances": [row]}, timeout=5)
+    except requests.RequestException:
+        return None
+    return response.headers.get("X-Raylane-Version") if response.status_code == 200 else None
+
+
+def wait_until(predicate, *, timeout_s: float, what: str):
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        result = predicate()
+        if result:
+            return result
+        time.sleep(0.5)
+    raise AssertionError(f"timed out after {timeout_s} s waiting for {what}")

@@ -4,9 +4,7 @@ Each test sends a bounded background request loop through Ray Serve while the ro
 request failed except the candidate's own deliberate errors.
 """
 
-import io
 import time
-import zipfile
 
 import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
@@ -14,7 +12,7 @@ from django.core.files.uploadedfile import SimpleUploadedFile
 from controlplane.rollouts.models import Deployment, Rollout
 from tests import factories
 
-from .conftest import Traffic
+from .conftest import Traffic, answers, wait_until, zip_of
 
 pytestmark = [pytest.mark.ray, pytest.mark.django_db(transaction=True)]
 
@@ -50,34 +48,6 @@ def setup(people, live_settings, model_files, tmp_path):
     url = f"{live_settings['base']}/v1/models/{name}:predict"
     wait_until(lambda: answers(url) == "1", timeout_s=180, what=f"{name} v1 serving")
     return {"client": client, "name": name, "deployment": deployment["id"], "url": url, "live": live_settings}
-
-
-def zip_of(entries: dict[str, bytes]) -> bytes:
-    buffer = io.BytesIO()
-    with zipfile.ZipFile(buffer, "w") as archive:
-        for name, data in entries.items():
-            archive.writestr(name, data)
-    return buffer.getvalue()
-
-
-def answers(url: str) -> str | None:
-    import requests
-
-    try:
-        response = requests.post(url, json={"instances": [[5.1, 3.5, 1.4, 0.2]]}, timeout=5)
-    except requests.RequestException:
-        return None
-    return response.headers.get("X-Raylane-Version") if response.status_code == 200 else None
-
-
-def wait_until(predicate, *, timeout_s: float, what: str):
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
-        result = predicate()
-        if result:
-            return result
-        time.sleep(0.5)
-    raise AssertionError(f"timed out after {timeout_s} s waiting for {what}")
 
 
 def policy(client, **fields) -> int:

@@ -5,36 +5,14 @@ import uuid
 
 import pytest
 from asgiref.sync import async_to_sync
-from channels.testing import WebsocketCommunicator
-from django.test import Client
 
-from controlplane.asgi import application
 from controlplane.monitoring.broadcast import redis_client, send_now, sequence_key
-from controlplane.rollouts.models import Deployment, RolloutPolicy
+from controlplane.rollouts.models import RolloutPolicy
 from tests import factories
 
+from .sockets import ORIGIN, connect, cookie_for
+
 pytestmark = pytest.mark.django_db(transaction=True)
-ORIGIN = (b"origin", b"http://127.0.0.1")
-
-
-def cookie_for(user) -> tuple[bytes, bytes]:
-    client = Client()
-    client.force_login(user)
-    return (b"cookie", f"sessionid={client.cookies['sessionid'].value}".encode())
-
-
-@pytest.fixture
-def deployment(people, twin):
-    model = factories.make_model(people["team"], "iris")
-    for number in (1, 2):
-        factories.make_version(model, number)
-    return Deployment.objects.create(team=people["team"], model=model, stable_version=model.versions.get(version=1))
-
-
-async def connect(path: str, *headers: tuple[bytes, bytes]):
-    communicator = WebsocketCommunicator(application, path, headers=list(headers))
-    connected, code = await communicator.connect()
-    return communicator, connected, code
 
 
 def test_anonymous_foreign_and_wrong_origin_are_refused(deployment, people):

@@ -38,9 +38,11 @@ def start(world, version=2, policy=None):
     )
 
 
-def tick_until(rollout_id, twin, *, phase, healthy=True, limit=30):
+def tick_until(rollout_id, twin, monitor, *, phase, healthy=True, limit=30):
+    """Traffic on the twin, sampled by the monitor, analysed by the engine: the production path, by hand."""
     import time
 
+    monitor.tick()  # the baseline
     for _ in range(limit):
         rollout = Rollout.objects.get(pk=rollout_id)
         if rollout.phase == phase:
@@ -48,11 +50,12 @@ def tick_until(rollout_id, twin, *, phase, healthy=True, limit=30):
         twin.record_requests("iris", rollout.to_number, code=200 if healthy else 500, count=50)
         twin.record_requests("iris", rollout.from_number, count=100)
         time.sleep(1.05)  # analyses run once per interval_s of wall-clock time
+        monitor.tick()
         rollout_tick(rollout_id=rollout_id)
     raise AssertionError(f"never reached {phase}: {Rollout.objects.get(pk=rollout_id).phase}")
 
 
-def test_a_canary_walks_to_100_percent_and_becomes_stable(world, twin, django_capture_on_commit_callbacks):
+def test_a_canary_walks_to_100_percent_and_becomes_stable(world, twin, monitor, django_capture_on_commit_callbacks):
     with django_capture_on_commit_callbacks(execute=True):
         response = start(world)
     assert response.status_code == 201, response.json()
@@ -62,7 +65,7 @@ def test_a_canary_walks_to_100_percent_and_becomes_stable(world, twin, django_ca
     assert user_config["weights"] == {"1": 100, "2": 0}, "the candidate loads at 0% first"
 
     with django_capture_on_commit_callbacks(execute=True):
-        rollout = tick_until(rollout_id, twin, phase="succeeded")
+        rollout = tick_until(rollout_id, twin, monitor, phase="succeeded")
     assert Deployment.objects.get().stable_version.version == 2
     kinds = list(RolloutEvent.objects.filter(rollout_id=rollout_id).values_list("kind", flat=True))
     assert kinds[:2] == ["started", "ready"] and "succeeded" in kinds
@@ -77,12 +80,12 @@ def response_events(world, rollout_id):
 
 
 def test_a_failing_candidate_is_rolled_back_and_the_event_names_the_threshold(
-    world, twin, django_capture_on_commit_callbacks
+    world, twin, monitor, django_capture_on_commit_callbacks
 ):
     with django_capture_on_commit_callbacks(execute=True):
         rollout_id = start(world).json()["id"]
     with django_capture_on_commit_callbacks(execute=True):
-        rollout = tick_until(rollout_id, twin, phase="failed", healthy=False)
+        rollout = tick_until(rollout_id, twin, monitor, phase="failed", healthy=False)
     user_config = twin.status().applications["iris"].deployed_config["deployments"][0]["user_config"]
     assert user_config["weights"] == {"1": 100}, "traffic is back on the stable version"
     assert rollout.candidate_weight == 0
@@ -110,14 +113,17 @@ def test_commands_and_their_illegal_transitions(world, twin):
 
 
 def test_promote_skips_the_remaining_steps_once_the_candidate_is_loaded(
-    world, twin, django_capture_on_commit_callbacks
+    world, twin, monitor, django_capture_on_commit_callbacks
 ):
     with django_capture_on_commit_callbacks(execute=True):
         rollout_id = start(world).json()["id"]
     refused = world["client"].post(f"/api/v1/rollouts/{rollout_id}/pause/")
     assert refused.status_code == 200
     world["client"].post(f"/api/v1/rollouts/{rollout_id}/resume/")
-    rollout_tick(rollout_id=rollout_id)  # the twin loads at once: the candidate is ready
+    rollout_tick(rollout_id=rollout_id)
+    assert Rollout.objects.get(pk=rollout_id).phase == "pending", "no sample shows the candidate loaded yet"
+    monitor.tick()  # the twin loads at once: the monitor's sample shows the candidate ready on every replica
+    rollout_tick(rollout_id=rollout_id)
     promoted = world["client"].post(f"/api/v1/rollouts/{rollout_id}/promote/")
     assert promoted.status_code == 200 and promoted.json()["phase"] == "succeeded"
     assert Deployment.objects.get().stable_version.version == 2

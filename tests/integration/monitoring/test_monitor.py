@@ -1,0 +1,239 @@
+"""The monitor against the ServeCluster twin, on the real Postgres and Redis: samples stored and pushed, logs
+tailed and filtered, history over REST, roll-ups and retention, slow clients dropped, /metrics."""
+
+import json
+from datetime import timedelta
+
+import pytest
+from asgiref.sync import async_to_sync, sync_to_async
+from django.utils import timezone
+
+from controlplane.monitoring.broadcast import group_name, redis_client, send_now, sequence_key
+from controlplane.monitoring.collector import Monitor
+from controlplane.monitoring.models import MetricSample
+from controlplane.monitoring.services import prune_metrics, rollup_metrics
+from serving.histogram import BUCKET_LABELS
+from tests import factories
+
+from .sockets import ORIGIN, connect, cookie_for
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+
+def replica_log(twin, app="iris") -> str:
+    (replica,) = twin.status().applications[app].deployments["ModelServer"].replicas
+    return replica.log_filename
+
+
+def json_line(message, *, level="INFO", version=None, replica="r1") -> str:
+    record = {"asctime": "2026-11-27 12:00:00,000", "levelname": level, "message": message, "replica": replica}
+    if version is not None:
+        record |= {"raylane_model": "iris", "raylane_version": version}
+    return json.dumps(record)
+
+
+def test_each_tick_stores_and_pushes_what_each_version_did(deployment, people, twin, monitor):
+    viewer = cookie_for(people["viewer"])
+
+    async def scenario():
+        socket, connected, _ = await connect(f"/ws/deployments/{deployment.pk}/", ORIGIN, viewer)
+        assert connected
+        hello = await socket.receive_json_from(timeout=5)
+        await sync_to_async(monitor.tick)()  # the baseline: nothing counted before the monitor started
+        baseline = await socket.receive_json_from(timeout=5)
+        twin.record_requests("iris", 1, count=40, latency_ms=3)
+        twin.record_requests("iris", 1, code=500, count=2, latency_ms=30)
+        twin.record_requests("iris", 1, code=400, count=1, latency_ms=1)
+        await sync_to_async(monitor.tick)()
+        counted = await socket.receive_json_from(timeout=5)
+        await socket.disconnect()
+        return hello, baseline, counted
+
+    hello, baseline, counted = async_to_sync(scenario)()
+    metrics_stream = group_name("deployment", deployment.pk, "metrics")
+    assert set(hello["streams"]) == {f"deployment-{deployment.pk}", metrics_stream}
+    assert baseline["type"] == "metrics" and baseline["stream"] == metrics_stream
+    assert baseline["seq"] == hello["streams"][metrics_stream] + 1 and counted["seq"] == baseline["seq"] + 1
+    assert [v["requests"] for v in baseline["data"]["versions"]] == [0]
+    (stable,) = counted["data"]["versions"]
+    assert (stable["version"], stable["requests"], stable["errors"], stable["client_errors"]) == (1, 43, 2, 1)
+    assert stable["rate"] == 43.0 and stable["error_rate"] == round(2 / 43, 4)
+    assert 2 < stable["p50_ms"] <= 5 and 20 < stable["p99_ms"] <= 50
+    # the twin runs one replica per protocol application (v2 and v1), each reporting v1 loaded
+    assert (stable["replicas_total"], stable["replicas_ready"]) == (2, 2)
+    assert counted["data"]["replica_states"] == {"RUNNING": 2} and counted["data"]["stable_version"] == 1
+    rows = MetricSample.objects.filter(deployment=deployment, step_s=1)
+    assert sum(rows.values_list("requests", flat=True)) == 43
+    assert len(rows.last().latency_buckets) == len(BUCKET_LABELS)
+
+    history = factories.client_for(people["viewer"]).get(
+        f"/api/v1/deployments/{deployment.pk}/metrics/", {"start": "-60", "step": "10"}
+    )
+    assert history.status_code == 200, history.json()
+    body = history.json()
+    assert body["source"] == "raw" and body["seq"] == counted["seq"]
+    (series,) = body["series"]
+    assert sum(point["requests"] for point in series["points"]) == 43 and series["version"] == 1
+
+
+def test_log_lines_are_tailed_filtered_and_kept_for_late_joiners(deployment, people, twin, monitor):
+    viewer = cookie_for(people["viewer"])
+    filename = replica_log(twin)
+    monitor.tick()  # starts at the end of the files: older lines are not news
+    twin.write_log(filename, json_line("loaded v1 in 12 ms", version=1))
+    twin.write_log(filename, json_line("v1 failed on a request", level="ERROR", version=1))
+    monitor.tick()
+
+    async def scenario():
+        path = f"/ws/deployments/{deployment.pk}/logs/?level=warning"
+        socket, connected, _ = await connect(path, ORIGIN, viewer)
+        assert connected
+        hello = await socket.receive_json_from(timeout=5)
+        backlog = await socket.receive_json_from(timeout=5)
+        twin.write_log(filename, json_line("odd input shape", level="WARNING", version=1))
+        twin.write_log(filename, "a plain line from a print")
+        await sync_to_async(monitor.tick)()
+        live = await socket.receive_json_from(timeout=5)
+        await socket.send_json_to({"filters": {"q": "PRINT"}})
+        refiltered = await socket.receive_json_from(timeout=5)
+        await socket.send_json_to({"filters": {"level": "LOUD"}})
+        refused = await socket.receive_json_from(timeout=5)
+        await socket.disconnect()
+        return hello, backlog, live, refiltered, refused
+
+    hello, backlog, live, refiltered, refused = async_to_sync(scenario)()
+    assert hello["group"] == f"deployment-{deployment.pk}-logs"
+    assert [line["message"] for line in backlog["data"]["lines"]] == ["v1 failed on a request"]
+    assert backlog["filters"]["level"] == "WARNING"
+    assert live["type"] == "logs" and live["seq"] == hello["seq"] + 1
+    assert [(line["message"], line["version"]) for line in live["data"]["lines"]] == [("odd input shape", 1)]
+    assert [line["message"] for line in refiltered["data"]["lines"]] == ["a plain line from a print"]
+    assert refused["type"] == "error" and refused["message"].startswith("level:")
+
+    client = factories.client_for(people["viewer"])
+    recent = client.get(f"/api/v1/deployments/{deployment.pk}/logs/", {"version": 1, "level": "error"}).json()
+    assert [line["message"] for line in recent["lines"]] == ["v1 failed on a request"]
+    assert recent["lines"][0]["replica"] == "r1" and recent["lines"][0]["model"] == "iris"
+    bad = client.get(f"/api/v1/deployments/{deployment.pk}/logs/", {"level": "LOUD"})
+    assert bad.status_code == 400 and "level" in bad.json()
+
+
+def test_a_bad_filter_on_connect_is_named_then_closed(deployment, people):
+    viewer = cookie_for(people["viewer"])
+
+    async def scenario():
+        path = f"/ws/deployments/{deployment.pk}/logs/?version=latest"
+        socket, connected, _ = await connect(path, ORIGIN, viewer)
+        await socket.receive_json_from(timeout=5)  # hello
+        error = await socket.receive_json_from(timeout=5)
+        closed = await socket.receive_output(timeout=5)
+        return connected, error, closed
+
+    connected, error, closed = async_to_sync(scenario)()
+    assert connected and error["message"].startswith("version:")
+    assert closed == {"type": "websocket.close", "code": 4400}
+
+
+def test_a_client_too_slow_for_the_metrics_stream_is_told_and_dropped(deployment, people):
+    stream = group_name("deployment", deployment.pk, "metrics")
+    viewer = cookie_for(people["viewer"])
+
+    async def scenario():
+        socket, _, _ = await connect(f"/ws/deployments/{deployment.pk}/", ORIGIN, viewer)
+        await socket.receive_json_from(timeout=5)
+        await sync_to_async(send_now)(stream, "metrics", {"versions": []})
+        first = await socket.receive_json_from(timeout=5)
+        # two messages the channel layer dropped for this client (its channel was full)
+        await sync_to_async(redis_client().incrby)(sequence_key(stream), 2)
+        await sync_to_async(send_now)(stream, "metrics", {"versions": []})
+        resync = await socket.receive_json_from(timeout=5)
+        closed = await socket.receive_output(timeout=5)
+        return first, resync, closed
+
+    first, resync, closed = async_to_sync(scenario)()
+    assert first["type"] == "metrics"
+    assert resync == {"type": "resync", "stream": stream, "missed": 2, "reason": "reading too slowly"}
+    assert closed == {"type": "websocket.close", "code": 4008}
+
+
+def test_minutes_roll_up_and_old_samples_are_pruned(deployment, people, settings):
+    now = timezone.now().replace(second=30, microsecond=0)
+    minute = now.replace(second=0) - timedelta(minutes=2)
+    buckets = [0] * len(BUCKET_LABELS)
+    buckets[3] = 10  # ≤ 5 ms
+    for second in range(0, 60, 10):
+        MetricSample.objects.create(
+            deployment=deployment, version=1, at=minute + timedelta(seconds=second), requests=10,
+            errors=1, latency_buckets=buckets, ongoing=second / 10, replicas_ready=2, replicas_total=2,
+        )  # fmt: skip
+    old = MetricSample.objects.create(
+        deployment=deployment, version=1, at=now - timedelta(hours=7), requests=5, latency_buckets=buckets
+    )
+    assert rollup_metrics(now=now) == 1
+    assert rollup_metrics(now=now) == 0, "a rolled-up minute is not rolled up again"
+    rollup = MetricSample.objects.get(step_s=60)
+    assert (rollup.at, rollup.requests, rollup.errors, rollup.replicas_ready) == (minute, 60, 6, 2)
+    assert rollup.latency_buckets[3] == 60 and rollup.ongoing == pytest.approx(2.5)
+
+    series = factories.client_for(people["viewer"]).get(
+        f"/api/v1/deployments/{deployment.pk}/metrics/",
+        {"start": (minute - timedelta(minutes=5)).isoformat(), "end": now.isoformat(), "step": 300},
+    )
+    assert series.json()["source"] == "rollup" and series.json()["series"][0]["points"][0]["requests"] == 60
+
+    settings.RAYLANE_METRICS_RAW_RETENTION_S = 6 * 3600
+    assert prune_metrics(now=now)["raw"] == 1
+    assert not MetricSample.objects.filter(pk=old.pk).exists()
+    assert prune_metrics(now=now + timedelta(days=31))["rollups"] == 1
+
+
+@pytest.mark.parametrize(
+    ("params", "field"),
+    [
+        ({"start": "yesterday"}, "start"),
+        ({"start": "-60", "end": "-120"}, "start"),
+        ({"step": "0"}, "step"),
+        ({"start": "-86400", "step": "1"}, "step"),
+        ({"version": "two"}, "version"),
+    ],
+)
+def test_bad_history_queries_name_the_field(deployment, people, params, field):
+    response = factories.client_for(people["viewer"]).get(f"/api/v1/deployments/{deployment.pk}/metrics/", params)
+    assert response.status_code == 400 and field in response.json(), response.json()
+
+
+def test_history_is_scoped_to_the_team(deployment, people):
+    for suffix in ("metrics", "logs", "events"):
+        url = f"/api/v1/deployments/{deployment.pk}/{suffix}/"
+        assert factories.client_for(people["foreign_deployer"]).get(url).status_code == 404
+        assert factories.client_for(people["viewer"]).get(url).status_code == 200
+
+
+def test_only_one_monitor_leads_and_an_unreachable_cluster_stores_nothing(deployment, twin, monitor):
+    other = Monitor(cluster=twin, prometheus_url="")
+    assert monitor.lead() and not other.lead()
+    monitor.release()
+    assert other.lead()
+    other.release()
+    twin.reachable = False
+    assert monitor.tick() == {}
+    assert not MetricSample.objects.exists(), "no data is not zero traffic"
+    from controlplane.monitoring.collector import heartbeat
+
+    assert "unreachable" in heartbeat()["error"]
+
+
+def test_control_plane_metrics_for_prometheus(deployment, people, settings, monitor, client):
+    monitor.tick()
+    assert client.get("/metrics").status_code == 401
+    assert factories.client_for(people["admin"]).get("/metrics").status_code == 401, "team admins are not operators"
+    settings.RAYLANE_METRICS_TOKEN = "scrape-me-123"
+    assert client.get("/metrics", HTTP_AUTHORIZATION="Bearer wrong").status_code == 401
+    response = client.get("/metrics", HTTP_AUTHORIZATION="Bearer scrape-me-123")
+    assert response.status_code == 200 and response["Content-Type"].startswith("text/plain")
+    text = response.content.decode()
+    assert 'raylane_rollouts{phase="progressing"} 0.0' in text
+    assert "raylane_reconcile_runs_total" in text and "raylane_reconcile_duration_seconds" in text
+    lag = next(line for line in text.splitlines() if line.startswith("raylane_monitor_lag_seconds "))
+    assert 0 <= float(lag.split()[1]) < 60
+    assert factories.client_for(people["site_admin"]).get("/metrics").status_code == 200
