@@ -45,8 +45,8 @@ up: migrate frontend/dist/index.html
 	@mkdir -p var
 	@echo "----------------------------------------------------------------------"
 	@$(BIN)/python manage.py demo_admin
-	@echo "console:  http://$(WEB_HOST):$(WEB_PORT)/admin/"
-	@echo "API docs: http://$(WEB_HOST):$(WEB_PORT)/api/docs/"
+	@echo "console:  http://$(WEB_HOST):$(WEB_PORT)/   (Django admin: /admin/)"
+	@echo "API docs: http://$(WEB_HOST):$(WEB_PORT)/api/docs/   Prometheus: /metrics (site admins)"
 	@echo "models:   http://127.0.0.1:$${RAYLANE_SERVE_PORT:-8080}/v1/models/<name>:predict and /v2/models/<name>/infer"
 	@echo "demo:     .venv/bin/python scripts/upload_iris.py   (trains, uploads and deploys two iris models)"
 	@echo "----------------------------------------------------------------------"

@@ -253,7 +253,7 @@ def build_environment(settings: HeadSettings, base: dict[str, str] | None = None
         "PYTHONPATH": os.pathsep.join(python_path),
         "RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER": "0",
         "RAY_USAGE_STATS_ENABLED": "0",
-        "RAY_metrics_report_interval_ms": "500",
+        "RAY_metrics_report_interval_ms": "1000",  # Ray floors it at 1 s (src/ray/stats/stats.h)
         "RAY_AUTH_MODE": "token" if settings.auth == "token" else "disabled",
         "RAY_SERVE_THROUGHPUT_OPTIMIZED": "1",
         "RAY_SERVE_ENABLE_HA_PROXY": "1",

@@ -117,7 +117,13 @@ class Monitor:
     # --- sources -------------------------------------------------------------------------------------------------
     def readings(self) -> list[Reading]:
         if not self.prometheus_url:
-            return parse_text(self.cluster.metrics_text())
+            texts = self.cluster.metrics_by_target()
+            failed = {target: result for target, result in texts.items() if isinstance(result, ServeClusterError)}
+            if failed and len(failed) == len(texts):
+                raise next(iter(failed.values()))
+            for target, error in failed.items():
+                self.note_error(f"{target}: {error}")  # the other nodes' samples still count
+            return [item for result in texts.values() if isinstance(result, str) for item in parse_text(result)]
         query = '{__name__=~"' + "|".join(FAMILIES) + '"}'
         try:
             response = self.session.get(f"{self.prometheus_url}/api/v1/query", params={"query": query}, timeout=5)

@@ -237,3 +237,32 @@ def test_control_plane_metrics_for_prometheus(deployment, people, settings, moni
     lag = next(line for line in text.splitlines() if line.startswith("raylane_monitor_lag_seconds "))
     assert 0 <= float(lag.split()[1]) < 60
     assert factories.client_for(people["site_admin"]).get("/metrics").status_code == 200
+
+
+def test_every_node_is_scraped_and_one_that_does_not_answer_hides_no_other():
+    import threading
+    from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+    from serving.cluster import ClusterUnreachable, RayDashboardCluster
+
+    class Node(BaseHTTPRequestHandler):
+        def do_GET(self):
+            body = b'ray_raylane_requests{model="iris",version="1",code="200",replica="r"} 3.0\n'
+            self.send_response(200)
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, *args):
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Node)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    up, down = f"http://127.0.0.1:{server.server_port}/metrics", "http://127.0.0.1:9/metrics"
+    try:
+        cluster = RayDashboardCluster("http://127.0.0.1:9", timeout_s=2, metrics_urls=[up, down])
+        results = cluster.metrics_by_target()
+    finally:
+        server.shutdown()
+    assert "ray_raylane_requests" in results[up]
+    assert isinstance(results[down], ClusterUnreachable) and "127.0.0.1:9" in str(results[down])
