@@ -36,18 +36,38 @@ def current_sequence(group: str) -> int:
 
 def send_now(group: str, kind: str, data: dict[str, Any]) -> int:
     """Number the message and send it to the group; never raises into the caller (a push is not worth a 500)."""
+    return send_many([(group, kind, data)])[0]
+
+
+def send_many(messages: list[tuple[str, str, dict[str, Any]]]) -> list[int]:
+    """`send_now` for many groups at once (the monitor's every second): one Redis round trip to number them all,
+    one event loop to send them. Returns each message's sequence number (0 when it could not be sent)."""
+    if not messages:
+        return []
     try:
         pipeline = redis_client().pipeline()
-        pipeline.incr(sequence_key(group))
-        pipeline.expire(sequence_key(group), SEQUENCE_TTL_S)  # idle groups' counters go away by themselves
-        sequence = int(pipeline.execute()[0])
-        async_to_sync(get_channel_layer().group_send)(
-            group, {"type": "push", "group": group, "seq": sequence, "kind": kind, "data": data}
-        )
-        return sequence
+        for group, _, _ in messages:
+            pipeline.incr(sequence_key(group))
+            pipeline.expire(sequence_key(group), SEQUENCE_TTL_S)  # idle groups' counters go away by themselves
+        sequences = [int(value) for value in pipeline.execute()[::2]]
     except Exception:
-        logger.exception("push to %s failed", group)
-        return 0
+        logger.exception("numbering %d pushes failed", len(messages))
+        return [0] * len(messages)
+
+    async def send_all() -> list[int]:
+        layer, sent = get_channel_layer(), []
+        for (group, kind, data), sequence in zip(messages, sequences, strict=True):
+            try:
+                await layer.group_send(
+                    group, {"type": "push", "group": group, "seq": sequence, "kind": kind, "data": data}
+                )
+                sent.append(sequence)
+            except Exception:
+                logger.exception("push to %s failed", group)
+                sent.append(0)
+        return sent
+
+    return async_to_sync(send_all)()
 
 
 def broadcast(group: str, kind: str, data: dict[str, Any]) -> None:

@@ -30,9 +30,9 @@ from serving.config import parse_app_name
 
 from . import logs
 from .aggregate import FAMILIES, CounterDeltas, Reading, VersionSample, parse_prometheus_vector, parse_text
-from .broadcast import group_name, redis_client, send_now
+from .broadcast import group_name, redis_client, send_many
 from .models import RAW_STEP_S, MetricSample
-from .services import point
+from .services import Bin, point
 
 logger = logging.getLogger(__name__)
 LEADER_KEY = "raylane:monitor:leader"
@@ -109,6 +109,7 @@ class Monitor:
         self.prometheus_url = (settings.PROMETHEUS_URL if prometheus_url is None else prometheus_url).rstrip("/")
         self.deltas = CounterDeltas()
         self.log_cursors: dict[str, Any] = {}
+        self.previous_rows: dict[tuple[int, int], MetricSample] = {}
         self.first_tick = True
         self.identity = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:6]}"
         self.session = requests.Session()
@@ -171,7 +172,7 @@ class Monitor:
                 sample.replicas_total, sample.replica_states = len(topology.servers.get(name, ())), states
                 row = MetricSample.of(sample, deployment=deployment, at=at, step_s=RAW_STEP_S, ongoing=sample.ongoing)
                 rows.append(row)
-                versions.append(point(row, RAW_STEP_S))
+                versions.append(self.live_point(row))
             rollout = fleet.rollouts.get(name)
             messages[deployment.pk] = {
                 "deployment": deployment.pk,
@@ -183,9 +184,25 @@ class Monitor:
                 "versions": versions,
             }
         MetricSample.objects.bulk_create(rows)
-        for deployment_id, message in messages.items():
-            send_now(group_name("deployment", deployment_id, "metrics"), "metrics", message)
+        self.previous_rows = {(row.deployment_id, row.version): row for row in rows}
+        send_many([(group_name("deployment", pk, "metrics"), "metrics", message) for pk, message in messages.items()])
         return messages
+
+    def live_point(self, row: MetricSample) -> dict[str, Any]:
+        """This second's counts, with rate, error rate and percentiles over the last two seconds.
+
+        Ray exports a replica's metrics once a second on its own clock, so a one-second window holds zero or two
+        exports now and then (and a flush can be exported half-way): charted raw, the rate dips to 0 and doubles.
+        Two seconds, as Prometheus' rule of thumb of a rate window twice the scrape interval, smooth that out;
+        the stored samples stay raw, so sums over any range are exact."""
+        previous = self.previous_rows.get((row.deployment_id, row.version))
+        window = Bin(version=row.version, at=row.at)
+        if previous is not None and row.at - previous.at == timedelta(seconds=RAW_STEP_S):
+            window.add(previous)
+        window.add(row)
+        shown = point(window, window.seconds)
+        counts = {name: getattr(row, name) for name in ("requests", "errors", "client_errors")}
+        return shown | counts | {"at": row.at.isoformat(), "window_s": window.seconds}
 
     def tail_logs(self, fleet: Fleet, topology: Topology) -> None:
         by_deployment: dict[int, list[dict[str, Any]]] = defaultdict(list)
@@ -214,8 +231,9 @@ class Monitor:
         for filename in set(self.log_cursors) - seen:
             del self.log_cursors[filename]  # the replica is gone
         logs.keep(by_deployment)
-        for deployment_id, lines in by_deployment.items():
-            send_now(group_name("deployment", deployment_id, "logs"), "logs", {"lines": lines})
+        send_many(
+            [(group_name("deployment", pk, "logs"), "logs", {"lines": lines}) for pk, lines in by_deployment.items()]
+        )
 
     # --- health --------------------------------------------------------------------------------------------------
     def note_error(self, message: str) -> None:
