@@ -92,6 +92,7 @@ class Observation:
     stable: VersionStats = field(default_factory=VersionStats)
     shadow_requests: int = 0
     shadow_agreements: int = 0
+    blind: str = ""  # why there are no numbers at all (the monitor is not running, the cluster does not answer)
 
 
 @dataclass(frozen=True)
@@ -295,6 +296,8 @@ def analyse(policy: Policy, state: State, observation: Observation) -> tuple[str
         numbers |= {"shadow_requests": observation.shadow_requests, "shadow_agreement": agreement}
     if not has_analysis(policy):
         return "passed", "no analysis configured", numbers
+    if observation.blind:
+        return "inconclusive", f"no metrics: {observation.blind}", numbers
     if seen < rules.min_requests:
         return "inconclusive", f"{seen} requests seen; the analysis needs {rules.min_requests}", numbers
     failures = []

@@ -25,8 +25,10 @@ def observe_rollout(rollout: Rollout) -> engine.Observation:
     candidate, stable = rollout.to_number, rollout.from_number
     readiness = latest_readiness(deployment_id=deployment.pk, version=candidate)
     fresh = readiness is not None and readiness.at >= timezone.now() - timedelta(seconds=FRESH_S + 1)
+    blind = ""
     if readiness is None or not fresh:
-        logger.info("%s: no recent metric samples of v%s; is the monitor running?", rollout, candidate)
+        blind = f"no sample of v{candidate} in the last {FRESH_S} s; is the monitor (manage.py monitor) running?"
+        logger.info("%s: %s", rollout, blind)
     failed = ""
     if fresh and readiness.failed:
         failed = (
@@ -51,6 +53,7 @@ def observe_rollout(rollout: Rollout) -> engine.Observation:
         stable=stats(theirs),
         shadow_requests=mine.shadow_requests if mine else 0,
         shadow_agreements=mine.shadow_agreements if mine else 0,
+        blind=blind,
     )
 
 

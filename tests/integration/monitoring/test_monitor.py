@@ -268,3 +268,41 @@ def test_every_node_is_scraped_and_one_that_does_not_answer_hides_no_other():
         server.shutdown()
     assert "ray_raylane_requests" in results[up]
     assert isinstance(results[down], ClusterUnreachable) and "127.0.0.1:9" in str(results[down])
+
+
+def test_with_prometheus_url_the_monitor_reads_ray_metrics_from_prometheus(deployment, twin):
+    """PROMETHEUS_URL: the readings come from an instant query; Serve's status still comes from the dashboard."""
+    import threading
+    from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+    from urllib.parse import parse_qs, urlsplit
+
+    replica = next(iter(twin.status().applications["iris"].deployments["ModelServer"].replicas)).replica_id
+    totals = iter([10, 25])
+    queries = []
+
+    class Prometheus(BaseHTTPRequestHandler):
+        def do_GET(self):
+            queries.append(parse_qs(urlsplit(self.path).query)["query"][0])
+            labels = {"__name__": "ray_raylane_requests", "model": "iris", "version": "1", "code": "200"}
+            result = [{"metric": labels | {"replica": replica}, "value": [0, str(next(totals))]}]
+            body = json.dumps({"status": "success", "data": {"resultType": "vector", "result": result}}).encode()
+            self.send_response(200)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, *args):
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Prometheus)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        monitor = Monitor(cluster=twin, prometheus_url=f"http://127.0.0.1:{server.server_port}/")
+        monitor.tick()
+        published = monitor.tick()
+    finally:
+        server.shutdown()
+    (stable,) = published[deployment.pk]["versions"]
+    assert stable["requests"] == 15
+    assert queries[0].startswith('{__name__=~"ray_raylane_requests|')

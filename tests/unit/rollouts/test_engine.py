@@ -82,6 +82,14 @@ def test_too_few_requests_pause_after_the_inconclusive_limit():
     assert state.phase == Phase.PAUSED and "needs 20" in state.reason
 
 
+def test_without_metrics_nothing_passes_and_the_pause_says_why():
+    blind = Observation(candidate_ready=True, blind="no sample of v2 in the last 5 s; is the monitor running?")
+    state, log = run(CANARY, [HEALTHY] + [blind] * 6)
+    assert state.phase == Phase.PAUSED and state.traffic.candidate_weight == 10, "never a step on no evidence"
+    assert "no metrics: no sample of v2" in state.reason
+    assert not any(e.kind == "step" and e.data["weight"] > 10 for e in log)
+
+
 def test_human_steps_wait_for_promote():
     policy = replace(CANARY, steps=(Step(10, None), Step(100, 0)))
     state, _ = run(policy, [HEALTHY] * 10)
