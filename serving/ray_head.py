@@ -385,6 +385,9 @@ def start_head(settings: HeadSettings, timeout_s: float = 90.0) -> HeadInfo:
         return info
     settings.validate()
     settings.temp_dir.mkdir(parents=True, exist_ok=True)
+    # Replicas unpack versions into TMPDIR (= ray_dir); a stopped head SIGKILLs them before they clean up.
+    for leftover in settings.ray_dir.glob("raylane-*"):
+        shutil.rmtree(leftover, ignore_errors=True)
     ensure_token(settings)
     _write_haproxy_wrapper(settings)
     command, started = build_start_command(settings), time.monotonic()
