@@ -36,11 +36,11 @@ class ObjectConsumer(AsyncJsonWebsocketConsumer):
     async def connect(self) -> None:
         user = self.scope.get("user")
         if user is None or not user.is_authenticated:
-            await self.close(code=CLOSE_UNAUTHENTICATED)
+            await self.refuse(CLOSE_UNAUTHENTICATED)
             return
         self.pk = int(self.scope["url_route"]["kwargs"]["pk"])
         if not await self.allowed(user, self.pk):
-            await self.close(code=CLOSE_FORBIDDEN)  # also for objects that do not exist: nothing is revealed
+            await self.refuse(CLOSE_FORBIDDEN)  # also for objects that do not exist: nothing is revealed
             return
         self.groups_joined = [group_name(self.resource, self.pk, stream) for stream in self.streams]
         for group in self.groups_joined:
@@ -50,6 +50,12 @@ class ObjectConsumer(AsyncJsonWebsocketConsumer):
         main = self.groups_joined[0]
         await self.send_json({"type": "hello", "group": main, "seq": self.sequences[main], "streams": self.sequences})
         await self.after_hello()
+
+    async def refuse(self, code: int) -> None:
+        """Accept, then close with `code` at once: a socket refused during the handshake reaches a browser as a bare
+        HTTP 403 (close code 1006), and the page could not tell "log in again" from "no access". Nothing is sent."""
+        await self.accept()
+        await self.close(code=code)
 
     async def after_hello(self) -> None:
         """Subclasses send what a late joiner needs (the log backlog)."""

@@ -263,6 +263,7 @@ def record(rollout: Rollout, events: tuple[engine.Event, ...], *, actor: Abstrac
         data = {
             **summary,
             "event": {
+                "id": event.pk,
                 "kind": event.kind,
                 "message": event.message,
                 "data": event.data,

@@ -102,15 +102,27 @@ STATICFILES_DIRS = [("app", BASE_DIR / "frontend" / "dist")] if (BASE_DIR / "fro
 
 LOGIN_URL = "/admin/login/"
 
+
 # --- Websockets (Channels) -------------------------------------------------------------------------------------
 # Group sends never block the sender: a client too slow to drain its channel loses messages (and resyncs from
 # REST when it sees a gap in the sequence numbers) instead of slowing whoever publishes.
-CHANNEL_LAYERS = {
-    "default": {
-        "BACKEND": "channels_redis.core.RedisChannelLayer",
-        "CONFIG": {"hosts": [REDIS_URL], "capacity": 500, "expiry": 30, "prefix": "raylane:ws"},
+def channel_layers(redis_url: str) -> dict:
+    """Channels over Redis. channels_redis waits 5 s per blocking read; redis-py's own 5 s socket timeout would end
+    that read with an error, killing every consumer that got no message for 5 s (an idle logs socket)."""
+    return {
+        "default": {
+            "BACKEND": "channels_redis.core.RedisChannelLayer",
+            "CONFIG": {
+                "hosts": [{"address": redis_url, "socket_timeout": 30}],
+                "capacity": 500,
+                "expiry": 30,
+                "prefix": "raylane:ws",
+            },
+        }
     }
-}
+
+
+CHANNEL_LAYERS = channel_layers(REDIS_URL)
 
 # --- Ray ----------------------------------------------------------------------------------------------------
 RAY_ADDRESS = env("RAY_ADDRESS", default="")

@@ -1,7 +1,7 @@
 """Test suite: the real Postgres and Redis, fast password hashing, generous throttles unless a test tightens them."""
 
 from .base import *  # noqa: F403
-from .base import BASE_DIR, REST_FRAMEWORK, env
+from .base import BASE_DIR, REST_FRAMEWORK, channel_layers, env
 
 DEBUG = False
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
@@ -27,10 +27,5 @@ RAYLANE_ROLLOUT_AUTO_TICK = env.bool("RAYLANE_ROLLOUT_AUTO_TICK", default=False)
 # A Redis database of their own, so tests never mix their sequence numbers, log buffers or monitor lease with a
 # `make up` running on the same machine.
 REDIS_URL = env("RAYLANE_TEST_REDIS_URL", default="redis://127.0.0.1:6379/15")
-CHANNEL_LAYERS = {
-    "default": {
-        "BACKEND": "channels_redis.core.RedisChannelLayer",
-        "CONFIG": {"hosts": [REDIS_URL], "capacity": 500, "expiry": 30, "prefix": "raylane:ws"},
-    }
-}
+CHANNEL_LAYERS = channel_layers(REDIS_URL)
 CELERY_BROKER_URL = REDIS_URL

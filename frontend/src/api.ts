@@ -58,8 +58,87 @@ export interface Deployment {
   team: string;
   route: string;
   stable_version: number | null;
+  default_policy: number | null;
+  pooled?: boolean;
+  created_by: string | null;
   created_at: string;
   updated_at: string;
+}
+
+/** One version over one interval, as both the metrics websocket and the REST history send it. */
+export interface MetricPoint {
+  version: number;
+  at: string;
+  requests: number;
+  rate: number;
+  errors: number;
+  error_rate: number;
+  client_errors: number;
+  p50_ms: number | null;
+  p95_ms: number | null;
+  p99_ms: number | null;
+  mean_ms: number | null;
+  ongoing: number | null;
+  replicas_total: number;
+  replicas_ready: number;
+  replicas_loading: number;
+  replicas_failed: number;
+  replica_states: Record<string, number>;
+  shadow_requests: number;
+  shadow_agreements: number;
+  /** Live points only: the seconds that rate, error rate and percentiles cover (counts are this second's). */
+  window_s?: number;
+}
+
+export interface MetricHistory {
+  deployment: number;
+  start: string;
+  end: string;
+  step_s: number;
+  source: "raw" | "rollup";
+  seq: number;
+  series: { version: number; points: MetricPoint[] }[];
+}
+
+export type LogLevel = "DEBUG" | "INFO" | "WARNING" | "ERROR" | "CRITICAL";
+
+export interface LogLine {
+  at: string;
+  level: string;
+  model: string | null;
+  version: number | null;
+  replica: string;
+  request_id: string;
+  message: string;
+}
+
+export interface DeploymentEvent {
+  id?: number;
+  at: string;
+  kind: string;
+  message: string;
+  data: Record<string, unknown>;
+  actor_username: string;
+  rollout: number | null;
+}
+
+export type RolloutPhase = "pending" | "progressing" | "paused" | "warm" | "succeeded" | "failed" | "aborted";
+export type RolloutCommand = "pause" | "resume" | "promote" | "abort";
+
+export interface Rollout {
+  id: number;
+  deployment: number;
+  model: string;
+  from_version: number | null;
+  to_version: number;
+  phase: RolloutPhase;
+  stable_weight: number;
+  candidate_weight: number;
+  shadow_percent: number;
+  reason: string;
+  created_by: string | null;
+  created_at: string;
+  finished_at: string | null;
 }
 
 export interface Page<T> {
@@ -100,6 +179,11 @@ let onSessionEnded: (() => void) | null = null;
 /** Called when a request answers 401: the session expired or was ended elsewhere. */
 export function whenSessionEnds(handler: () => void): void {
   onSessionEnded = handler;
+}
+
+/** Report an ended session found some other way (a websocket closed with 4401). */
+export function sessionEnded(): void {
+  onSessionEnded?.();
 }
 
 function cookie(name: string): string | null {
@@ -233,4 +317,25 @@ export const api = {
     request<Deployment>("POST", `${v1}/deployments/`, { model, stable_version: stableVersion }),
   updateDeployment: (id: number, stableVersion: number) =>
     request<Deployment>("PATCH", `${v1}/deployments/${id}/`, { stable_version: stableVersion }),
+  deployment: (id: number) => request<Deployment>("GET", `${v1}/deployments/${id}/`),
+  /** `startSeconds` back from now, one point per `stepSeconds`, one series per version. */
+  metrics: (deployment: number, startSeconds: number, stepSeconds: number) =>
+    request<MetricHistory>(
+      "GET",
+      `${v1}/deployments/${deployment}/metrics/?start=-${startSeconds}&step=${stepSeconds}`,
+    ),
+  events: (deployment: number, limit: number) =>
+    request<{ seq: number; events: DeploymentEvent[] }>(
+      "GET",
+      `${v1}/deployments/${deployment}/events/?limit=${limit}`,
+    ),
+  latestRollout: async (deployment: number): Promise<Rollout | null> => {
+    const page = await request<Page<Rollout>>(
+      "GET",
+      `${v1}/rollouts/?deployment=${deployment}&ordering=-created_at&page_size=1`,
+    );
+    return page.results[0] ?? null;
+  },
+  rolloutCommand: (rollout: number, command: RolloutCommand) =>
+    request<Rollout>("POST", `${v1}/rollouts/${rollout}/${command}/`),
 };

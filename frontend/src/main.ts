@@ -1,6 +1,7 @@
 import "./style.css";
 
 import { ApiError, api, type User, whenSessionEnds } from "./api";
+import { deploymentPage } from "./deployment";
 import { h, notice, replace } from "./dom";
 import { loginView } from "./login";
 import { modelPage } from "./model";
@@ -9,8 +10,16 @@ import { currentRoute, onNavigate } from "./router";
 
 const root = document.querySelector<HTMLElement>("#app")!;
 let user: User | null = null;
+/** What the current page must stop when the reader leaves it (the live page's sockets and timers). */
+let leavePage: (() => void) | null = null;
+
+function leave(): void {
+  leavePage?.();
+  leavePage = null;
+}
 
 function showLogin(message: string | null = null): void {
+  leave();
   user = null;
   document.title = "Sign in · Raylane";
   replace(
@@ -70,8 +79,14 @@ function showApp(): void {
 }
 
 function renderRoute(main: HTMLElement, current: User): void {
+  leave();
   const route = currentRoute();
-  if (route.page === "model") {
+  if (route.page === "deployment") {
+    document.title = `Deployment ${route.id} · Raylane`;
+    const live = deploymentPage(current, route.id);
+    leavePage = live.dispose;
+    replace(main, live.element);
+  } else if (route.page === "model") {
     document.title = `${route.name} · Raylane`;
     replace(main, modelPage(current, route.name));
   } else if (route.page === "models") {

@@ -13,7 +13,7 @@ export function inferenceUrls(model: string): { v1: string; v2: string } {
   return { v1: `${origin}/v1/models/${model}:predict`, v2: `${origin}/v2/models/${model}/infer` };
 }
 
-function roleIn(user: User, team: string): "viewer" | "deployer" | "admin" | null {
+export function roleIn(user: User, team: string): "viewer" | "deployer" | "admin" | null {
   if (user.is_superuser) return "admin";
   return user.teams.find((m) => m.team === team)?.role ?? null;
 }
@@ -139,7 +139,17 @@ class ModelView {
     const urls = inferenceUrls(this.model.name);
     replace(
       this.deploymentSlot,
-      h("div", { class: "card-header" }, heading, h("span", { class: "badge badge-live" }, "deployed")),
+      h(
+        "div",
+        { class: "card-header" },
+        heading,
+        h(
+          "div",
+          { class: "card-header-tools" },
+          h("span", { class: "badge badge-live" }, "deployed"),
+          h("a", { class: "button button-small", href: `#/deployments/${deployment.id}` }, "Live view"),
+        ),
+      ),
       this.deployNotice,
       h(
         "p",

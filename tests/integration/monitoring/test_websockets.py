@@ -4,7 +4,7 @@ and resync from REST after a gap."""
 import uuid
 
 import pytest
-from asgiref.sync import async_to_sync
+from asgiref.sync import async_to_sync, sync_to_async
 
 from controlplane.monitoring.broadcast import redis_client, send_now, sequence_key
 from controlplane.rollouts.models import RolloutPolicy
@@ -23,22 +23,44 @@ def test_anonymous_foreign_and_wrong_origin_are_refused(deployment, people):
     ]
     admin = cookie_for(people["admin"])
 
-    async def scenario():
-        results = []
-        for headers in attempts:
-            communicator, connected, code = await connect(f"/ws/deployments/{deployment.pk}/", *headers)
-            results.append((connected, code))
-            await communicator.disconnect()
-        communicator, connected, code = await connect("/ws/deployments/999999/", ORIGIN, admin)
-        results.append((connected, code))
+    async def outcome(path, *headers):
+        """(handshake accepted, the close that followed): refusals after the handshake carry their code."""
+        communicator, connected, code = await connect(path, *headers)
+        if connected:
+            closed = await communicator.receive_output(timeout=5)
+            assert closed["type"] == "websocket.close", f"no data before the close: {closed}"
+            code = closed["code"]
         await communicator.disconnect()
+        return connected, code
+
+    async def scenario():
+        results = [await outcome(f"/ws/deployments/{deployment.pk}/", *headers) for headers in attempts]
+        results.append(await outcome("/ws/deployments/999999/", ORIGIN, admin))
+        results.append(await outcome(f"/ws/deployments/{deployment.pk}/logs/", ORIGIN))
         return results
 
-    anonymous, foreign, bad_origin, missing = async_to_sync(scenario)()
-    assert anonymous == (False, 4401)
-    assert foreign == (False, 4403)
-    assert bad_origin[0] is False
-    assert missing == (False, 4403)
+    anonymous, foreign, bad_origin, missing, anonymous_logs = async_to_sync(scenario)()
+    assert anonymous == (True, 4401) and anonymous_logs == (True, 4401)
+    assert foreign == (True, 4403)
+    assert bad_origin[0] is False, "a foreign Origin is refused during the handshake"
+    assert missing == (True, 4403)
+
+
+def test_an_idle_socket_stays_open(deployment, people):
+    """channels_redis blocks 5 s per read: a socket that hears nothing for longer must still get the next push."""
+    viewer = cookie_for(people["viewer"])
+
+    async def scenario():
+        communicator, _, _ = await connect(f"/ws/deployments/{deployment.pk}/logs/", ORIGIN, viewer)
+        await communicator.receive_json_from(timeout=5)  # hello
+        await communicator.receive_json_from(timeout=5)  # backlog
+        assert await communicator.receive_nothing(timeout=7, interval=0.5)
+        await sync_to_async(send_now)(f"deployment-{deployment.pk}-logs", "logs", {"lines": []})
+        message = await communicator.receive_json_from(timeout=5)
+        await communicator.disconnect()
+        return message
+
+    assert async_to_sync(scenario)()["type"] == "logs"
 
 
 def test_a_viewer_sees_rollout_events_in_order_and_can_detect_a_gap(deployment, people):
