@@ -28,7 +28,7 @@ from serving.batching import MicroBatcher
 from serving.dedicated import RemoteVersion
 from serving.routing import NoVersionAvailable, RoutingTable, outputs_agree
 from serving.server_metrics import VersionMetrics
-from serving.versions import VersionState, load_version
+from serving.versions import VersionState, load_version, log_fields
 
 logger = logging.getLogger("ray.serve")
 SERVING: contextvars.ContextVar[tuple[str, int] | None] = contextvars.ContextVar("raylane_serving", default=None)
@@ -41,7 +41,7 @@ class ServingLogFields(logging.Filter):
 
     def filter(self, record: logging.LogRecord) -> bool:
         serving = SERVING.get()
-        if serving is not None:
+        if serving is not None and not hasattr(record, "raylane_version"):  # a line may name its version itself
             record.raylane_model, record.raylane_version = serving
         return True
 
@@ -223,7 +223,9 @@ class ModelServer:
             state.work_dir.cleanup()
             state.work_dir = None
         self.metrics.ready.set(0, tags=self.metrics.tags(number))
-        logger.info("%s v%s evicted from this pool replica", self.model_name, number)
+        logger.info(
+            "%s v%s evicted from this pool replica", self.model_name, number, extra=log_fields(self.model_name, number)
+        )
 
     def drop(self, number: int) -> None:
         state = self.versions.pop(number)
@@ -232,7 +234,7 @@ class ModelServer:
         self.metrics.ready.set(0, tags=self.metrics.tags(number))
         if state.work_dir is not None:
             state.work_dir.cleanup()
-        logger.info("%s v%s dropped", self.model_name, number)
+        logger.info("%s v%s dropped", self.model_name, number, extra=log_fields(self.model_name, number))
 
     def ready_versions(self) -> frozenset[int]:
         return self.ready

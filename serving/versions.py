@@ -16,6 +16,11 @@ from serving.loaders.base import LoaderError
 logger = logging.getLogger("ray.serve")
 
 
+def log_fields(model: str, version: int) -> dict[str, object]:
+    """`extra` for a log line about one version: the monitor files it under that version (JSON log fields)."""
+    return {"raylane_model": model, "raylane_version": version}
+
+
 @dataclass
 class VersionState:
     spec: dict[str, Any]
@@ -53,6 +58,6 @@ def load_version(state: VersionState, fetcher: ArtifactFetcher, model_name: str)
         state.state, state.error = "failed", f"{type(exc).__name__}: {exc}"
     state.load_ms = (time.perf_counter() - started) * 1000
     if state.state == "ready":
-        logger.info("%s v%s loaded in %.0f ms", model_name, number, state.load_ms)
+        logger.info("%s v%s loaded in %.0f ms", model_name, number, state.load_ms, extra=log_fields(model_name, number))
     else:
-        logger.error("%s v%s failed to load: %s", model_name, number, state.error)
+        logger.error("%s v%s failed to load: %s", model_name, number, state.error, extra=log_fields(model_name, number))
