@@ -224,6 +224,7 @@ class RayDashboardCluster(ServeCluster):
         ray_dir: Path | None = None,
     ) -> None:
         self.dashboard_url = dashboard_url.rstrip("/")
+        self.auth_token = auth_token
         self.timeout_s = timeout_s
         self.metrics_urls = list(metrics_urls or [])
         self.ray_dir = ray_dir

@@ -59,6 +59,7 @@ class Resources:
     num_cpus: float = 0.25
     num_gpus: float = 0.0
     memory_mb: int | None = None
+    custom: dict[str, float] = field(default_factory=dict)  # Ray custom resources: pin replicas to labelled nodes
 
 
 @dataclass(frozen=True)
@@ -211,6 +212,8 @@ def ray_actor_options(resources: Resources) -> dict[str, Any]:
         options["num_gpus"] = resources.num_gpus
     if resources.memory_mb:
         options["memory"] = resources.memory_mb * 1024 * 1024
+    if resources.custom:
+        options["resources"] = dict(sorted(resources.custom.items()))
     return options
 
 

@@ -1,5 +1,6 @@
 """A minimal Serve application for the ServeCluster contract suite: it answers with its reply and replica id."""
 
+import logging
 import os
 
 from ray import serve
@@ -16,6 +17,8 @@ class Echo:
         self.reply = user_config.get("reply", "unset")
 
     async def __call__(self, request) -> dict:
+        if "say" in request.query_params:  # a line in this replica's log, for the log tests
+            logging.getLogger("ray.serve").info("echo says %s", request.query_params["say"])
         return {
             "reply": self.reply,
             "replica": serve.get_replica_context().replica_id.unique_id,

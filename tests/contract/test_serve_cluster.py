@@ -173,6 +173,36 @@ def test_replica_log_is_listed_and_tailed(harness: Harness) -> None:
         harness.cluster.log_tail(replica.node_ip, "serve/no_such_file.log")
 
 
+def test_log_read_returns_each_new_line_once(harness: Harness) -> None:
+    """What the monitor tails: the local files from an offset and, as for a node elsewhere, the log API."""
+    status = harness.apply_and_wait(echo("alpha"), echo("beta"))
+    replica = status.applications["alpha"].deployments["Echo"].replicas[0]
+    readers = [harness.cluster]
+    if isinstance(harness.cluster, RayDashboardCluster):
+        readers.append(RayDashboardCluster(harness.cluster.dashboard_url, auth_token=harness.cluster.auth_token))
+
+    def say(marker: str) -> None:
+        if harness.serve_url is None:
+            harness.cluster.write_log(replica.log_filename, f"echo says {marker}")
+        else:
+            requests.get(f"{harness.serve_url}/alpha", params={"say": marker}, timeout=10).raise_for_status()
+
+    for reader in readers:
+        backlog, cursor = reader.log_read(replica.node_ip, replica.log_filename, None, backlog=3)
+        assert len(backlog) <= 3
+        markers = [f"{type(reader).__name__}-{time.time_ns()}-{n}" for n in range(3)]
+        seen: list[str] = []
+        deadline = time.monotonic() + 10
+        for marker in markers:
+            say(marker)
+        while time.monotonic() < deadline and len([m for m in markers if any(m in line for line in seen)]) < 3:
+            lines, cursor = reader.log_read(replica.node_ip, replica.log_filename, cursor)
+            seen += lines
+            time.sleep(0.2)
+        found = [marker for line in seen for marker in markers if marker in line]
+        assert found == markers, f"{type(reader).__name__} read {found} of {markers}"
+
+
 def test_metrics_report_each_running_application(harness: Harness) -> None:
     harness.apply_and_wait(echo("alpha"), echo("beta"))
 

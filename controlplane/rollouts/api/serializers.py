@@ -210,6 +210,24 @@ class ResourcesSerializer(serializers.Serializer):
     num_cpus = serializers.FloatField(min_value=0, max_value=1024, default=0.25)
     num_gpus = serializers.FloatField(min_value=0, max_value=64, default=0)
     memory_mb = serializers.IntegerField(min_value=0, max_value=10**7, required=False, allow_null=True)
+    custom = serializers.DictField(
+        child=serializers.FloatField(min_value=0, max_value=10**6),
+        required=False,
+        help_text='Ray custom resources each replica needs, e.g. {"gpu_pool": 1}: replicas go to nodes started '
+        "with them (`ray start --resources`).",
+    )
+
+    def validate_custom(self, value: dict) -> dict:
+        for name in value:
+            if not name or len(name) > 100 or name in RAY_BUILTIN_RESOURCES or not name.isprintable():
+                raise serializers.ValidationError(
+                    f"{name!r} is not a custom resource name (1-100 printable characters, not one of Ray's own: "
+                    f"{', '.join(sorted(RAY_BUILTIN_RESOURCES))})."
+                )
+        return value
+
+
+RAY_BUILTIN_RESOURCES = {"CPU", "GPU", "memory", "object_store_memory"}
 
 
 def validated_options(serializer_class: type[serializers.Serializer], value: dict) -> dict:

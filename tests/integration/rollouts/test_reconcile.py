@@ -103,6 +103,17 @@ def test_large_models_run_in_dedicated_mode(iris, twin, people, client_for, comm
     assert ("iris@v1" in deployed_apps(twin)) is dedicated
 
 
+def test_custom_resources_pin_replicas_to_labelled_nodes(iris, twin, people, client_for, committed):
+    client = client_for(people["deployer"])
+    reserved = {"model": "iris", "stable_version": 1, "resources": {"custom": {"CPU": 1}}}
+    refused = client.post("/api/v1/deployments/", reserved, format="json")
+    assert refused.status_code == 400 and "Ray's own" in str(refused.json()["resources"])
+    payload = {"model": "iris", "stable_version": 1, "resources": {"num_cpus": 0.5, "custom": {"fast_disk": 0.1}}}
+    assert committed(client.post, "/api/v1/deployments/", payload, format="json").status_code == 201
+    (deployment,) = deployed_apps(twin)["iris"].deployed_config["deployments"]
+    assert deployment["ray_actor_options"] == {"num_cpus": 0.5, "resources": {"fast_disk": 0.1}}
+
+
 def test_pooled_deployments_join_the_shared_pool(iris, twin, people, client_for, committed):
     payload = {"model": "iris", "stable_version": 1, "pooled": True}
     response = committed(client_for(people["deployer"]).post, "/api/v1/deployments/", payload, format="json")
