@@ -141,7 +141,10 @@ async def trial(console: Console, deployment: int, serve: str, rate: float, inde
         await asyncio.sleep(3)
         stop.set()
         loop.join()
-        seen_stop = await first(metrics, lambda m: rate_of(m) == 0)
+        stopped_at = time.monotonic()
+        seen_half = await first(metrics, lambda m: rate_of(m) is not None and rate_of(m) <= rate / 2)
+        await first(metrics, lambda m: rate_of(m) == 0)
+        seen_stop = time.monotonic() - stopped_at
         marker = 1 + index / 1000
 
         async def arrival(socket, predicate) -> float:
@@ -165,6 +168,7 @@ async def trial(console: Console, deployment: int, serve: str, rate: float, inde
     return {
         "start": seen_start,
         "stop": seen_stop,
+        "half": seen_half,
         "ray": in_ray,
         "sample": sampled_at - sent_at,
         "log": logged_at - sent_at,
@@ -199,6 +203,7 @@ def main() -> None:
         ("one request → Ray's metrics endpoint (baseline)", "ray"),
         ("one request → its sample on the websocket", "sample"),
         ("traffic starts → websocket shows the rate", "start"),
+        ("traffic stops → websocket shows under half", "half"),
         ("traffic stops → websocket shows 0", "stop"),
         ("a print → the logs websocket", "log"),
     ]
