@@ -306,3 +306,15 @@ def test_with_prometheus_url_the_monitor_reads_ray_metrics_from_prometheus(deplo
     (stable,) = published[deployment.pk]["versions"]
     assert stable["requests"] == 15
     assert queries[0].startswith('{__name__=~"ray_raylane_requests|')
+
+
+def test_a_deleted_deployment_takes_its_kept_log_lines_with_it(deployment, twin, monitor):
+    from controlplane.monitoring import logs
+
+    monitor.tick()
+    twin.write_log(replica_log(twin), json_line("about to go", version=1))
+    monitor.tick()
+    assert logs.recent(deployment.pk)
+    pk = deployment.pk
+    deployment.delete()
+    assert logs.recent(pk) == [] and not MetricSample.objects.filter(deployment_id=pk).exists()
