@@ -19,6 +19,7 @@ import statistics
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -27,7 +28,7 @@ import requests
 
 from serving import ray_head
 from serving.cluster import RayDashboardCluster
-from serving.config import ArtifactSource, Batching, FleetSpec, ModelSpec, VersionSpec, serve_config
+from serving.config import LOGGING_CONFIG, ArtifactSource, Batching, FleetSpec, ModelSpec, VersionSpec, serve_config
 
 ROOT = Path(__file__).resolve().parent.parent
 BODY = '{"instances": [[5.1, 3.5, 1.4, 0.2]]}'
@@ -96,6 +97,45 @@ def wait_http(url: str, timeout_s: float = 120) -> None:
             pass
         time.sleep(0.5)
     raise SystemExit(f"{url} did not answer within {timeout_s} s")
+
+
+class MonitorLoad:
+    """What the monitor asks of the cluster every second, in a thread: Serve's status, every node's metrics (parsed
+    as the monitor does) and every replica's new log lines. Its cost on the data plane is the row's ratio."""
+
+    def __init__(self, settings: ray_head.HeadSettings) -> None:
+        self.cluster = RayDashboardCluster(
+            settings.dashboard_url, auth_token=ray_head.read_token(settings), ray_dir=settings.ray_dir
+        )
+        self.stopping = threading.Event()
+        self.thread = threading.Thread(target=self.run, daemon=True)
+        self.passes: list[float] = []
+
+    def run(self) -> None:
+        from controlplane.monitoring.aggregate import CounterDeltas, parse_text
+
+        deltas, cursors = CounterDeltas(), {}
+        while not self.stopping.wait(1 - time.time() % 1):
+            started = time.monotonic()
+            status = self.cluster.status()
+            texts = self.cluster.metrics_by_target()
+            deltas.step([r for text in texts.values() if isinstance(text, str) for r in parse_text(text)], time.time())
+            for app in status.applications.values():
+                for deployment in app.deployments.values():
+                    for replica in deployment.replicas:
+                        name = replica.log_filename
+                        _, cursors[name] = self.cluster.log_read(replica.node_ip, name, cursors.get(name), backlog=0)
+            self.passes.append(time.monotonic() - started)
+
+    def __enter__(self) -> MonitorLoad:
+        self.thread.start()
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.stopping.set()
+        self.thread.join(timeout=10)
+        if self.passes:
+            print(f"monitor passes: {len(self.passes)}, median {statistics.median(self.passes) * 1000:.0f} ms")
 
 
 def weight_change_latency(cluster, base_config_for, url: str, rounds: int = 5) -> list[float]:
@@ -170,6 +210,7 @@ def main() -> None:
                     "import_path": "bench.apps:bare_serve_app",
                     "args": {"path": str(v1_path)},
                     "deployments": [{"name": "BareModel", "ray_actor_options": {"num_cpus": 0.25}}],
+                    "logging_config": dict(LOGGING_CONFIG),  # the same logging as Raylane's apps: no access log
                 }
             )
             return config
@@ -181,6 +222,9 @@ def main() -> None:
         results.append(wrk("bare Ray Serve deployment (same mode)", f"{base}/bare", args.duration, args.connections))
         results.append(wrk("Raylane 90/10 split, no batching", f"{base}/v1/models/iris:predict", args.duration,
                            args.connections))  # fmt: skip
+        with MonitorLoad(settings):
+            results.append(wrk("  the same, monitor sampling every second", f"{base}/v1/models/iris:predict",
+                               args.duration, args.connections))  # fmt: skip
         cluster.apply(config_for({1: 90, 2: 10}, batching=True))
         time.sleep(2)
         results.append(wrk("Raylane 90/10 split, batching on", f"{base}/v1/models/iris:predict", args.duration,

@@ -263,14 +263,14 @@ class Monitor:
         if holder is not None and holder.decode() == self.identity:
             client.delete(LEADER_KEY)
 
-    def run(self, *, interval_s: float | None = None, stop_after_s: float | None = None) -> None:
-        interval_s = interval_s or settings.RAYLANE_MONITOR_INTERVAL_S
+    def run(self, *, stop_after_s: float | None = None) -> None:
+        """A pass at every whole second: each raw sample is one second (RAW_STEP_S) of traffic."""
         deadline = time.monotonic() + stop_after_s if stop_after_s else None
         waiting_logged = False
         try:
             while deadline is None or time.monotonic() < deadline:
                 # Whole intervals of wall-clock time: one sample per second, stamped with its second.
-                time.sleep(interval_s - (time.time() % interval_s))
+                time.sleep(RAW_STEP_S - (time.time() % RAW_STEP_S))
                 close_old_connections()
                 if not self.lead():
                     if not waiting_logged:

@@ -233,10 +233,9 @@ RAYLANE_ARTIFACT_CACHE_BYTES = env.int("RAYLANE_ARTIFACT_CACHE_BYTES", default=1
 RAYLANE_RUNTIME_ENV = env.json("RAYLANE_RUNTIME_ENV", default={})
 
 # --- monitoring ------------------------------------------------------------------------------------------------
-# The monitor samples every deployed version this often (seconds) and keeps raw samples this long; 1-minute
-# roll-ups are kept for RAYLANE_METRICS_ROLLUP_RETENTION_S. PROMETHEUS_URL reads Ray's metrics from an existing
-# Prometheus (`/api/v1/query`) instead of scraping every node's metrics endpoint.
-RAYLANE_MONITOR_INTERVAL_S = env.float("RAYLANE_MONITOR_INTERVAL_S", default=1.0)
+# The monitor samples every deployed version once a second and keeps raw samples this long; 1-minute roll-ups are
+# kept for RAYLANE_METRICS_ROLLUP_RETENTION_S. PROMETHEUS_URL reads Ray's metrics from an existing Prometheus
+# (`/api/v1/query`) instead of scraping every node's metrics endpoint.
 RAYLANE_METRICS_RAW_RETENTION_S = env.int("RAYLANE_METRICS_RAW_RETENTION_S", default=6 * 3600)
 RAYLANE_METRICS_ROLLUP_RETENTION_S = env.int("RAYLANE_METRICS_ROLLUP_RETENTION_S", default=30 * 24 * 3600)
 PROMETHEUS_URL = env("PROMETHEUS_URL", default="")

@@ -15,10 +15,9 @@ class Command(BaseCommand):
     help = "Samples metrics and tails replica logs from Ray every second (one monitor runs at a time)."
 
     def add_arguments(self, parser: Any) -> None:
-        parser.add_argument("--interval", type=float, default=None, help="seconds between samples (default 1)")
         parser.add_argument("--stop-after", type=float, default=None, help="exit after this many seconds")
 
-    def handle(self, *args: Any, interval: float | None, stop_after: float | None, **options: Any) -> None:
+    def handle(self, *args: Any, stop_after: float | None, **options: Any) -> None:
         logging.getLogger("controlplane").setLevel(logging.INFO)
         monitor = Monitor()
 
@@ -29,4 +28,4 @@ class Command(BaseCommand):
         signal.signal(signal.SIGTERM, stop)
         self.stdout.write(f"monitor {monitor.identity}: sampling {type(monitor.cluster).__name__} every second")
         with contextlib.suppress(KeyboardInterrupt):
-            monitor.run(interval_s=interval, stop_after_s=stop_after)
+            monitor.run(stop_after_s=stop_after)
