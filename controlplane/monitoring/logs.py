@@ -7,6 +7,7 @@ before logging was configured, a text-encoded log) is parsed as Serve's text for
 
 from __future__ import annotations
 
+import ast
 import json
 import logging
 import re
@@ -45,6 +46,18 @@ def parse_time(value: Any) -> str:
     return datetime.now(tz=UTC).isoformat(timespec="milliseconds")
 
 
+def traceback_text(exc_text: str) -> str:
+    """Ray's JSON log formatter writes a traceback as the reprs of one-string tuples run together
+    (`('Traceback ...\\n',)('  File ...',)`): put the lines back together; anything else is kept as it is."""
+    if not exc_text.startswith("('") and not exc_text.startswith('("'):
+        return exc_text
+    try:
+        parts = ast.literal_eval("[" + exc_text.replace(",)(", ",),(") + "]")
+        return "".join(str(part[0]) for part in parts)
+    except (ValueError, SyntaxError, IndexError, TypeError, MemoryError, RecursionError):
+        return exc_text
+
+
 def parse_line(line: str, *, replica: str, version: int | None) -> dict[str, Any] | None:
     """A structured record of one line of a replica's log; `version` is the version of a dedicated replica."""
     line = line.rstrip("\n")
@@ -57,7 +70,7 @@ def parse_line(line: str, *, replica: str, version: int | None) -> dict[str, Any
     if isinstance(record, dict):
         message = str(record.get("message", "")).rstrip("\n")
         if record.get("exc_text"):
-            message = f"{message}\n{record['exc_text']}"
+            message = f"{message}\n{traceback_text(str(record['exc_text']))}".rstrip("\n")
         raw_version = record.get("raylane_version", version)
         return {
             "at": parse_time(record.get("timestamp_ns") or record.get("asctime")),

@@ -51,3 +51,22 @@ def test_filters_by_version_replica_level_and_text():
 def test_bad_filters_name_the_field(params, field):
     with pytest.raises(ValueError, match=f"^{field}:"):
         LogFilter.parse(params)
+
+
+def test_a_traceback_as_ray_writes_it_comes_out_as_lines():
+    exc_text = (
+        "('Traceback (most recent call last):\\n',)"
+        "('  File \"/srv/model.py\", line 6, in predict\\n    raise RuntimeError(\\'deliberate failure\\')\\n',)"
+        "('RuntimeError: deliberate failure\\n',)"
+    )
+    line = json.dumps({"levelname": "ERROR", "message": "iris v3 failed on a request", "exc_text": exc_text})
+    message = parse_line(line, replica="r", version=3)["message"]
+    assert message.splitlines() == [
+        "iris v3 failed on a request",
+        "Traceback (most recent call last):",
+        '  File "/srv/model.py", line 6, in predict',
+        "    raise RuntimeError('deliberate failure')",
+        "RuntimeError: deliberate failure",
+    ]
+    plain = json.dumps({"levelname": "ERROR", "message": "boom", "exc_text": "Traceback: plain"})
+    assert parse_line(plain, replica="r", version=None)["message"] == "boom\nTraceback: plain"
