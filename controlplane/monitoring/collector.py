@@ -18,9 +18,10 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+import redis
 import requests
 from django.conf import settings
-from django.db import close_old_connections
+from django.db import DatabaseError, close_old_connections
 
 from controlplane.rollouts.choices import ACTIVE_PHASES
 from controlplane.rollouts.cluster import serve_cluster
@@ -114,6 +115,7 @@ class Monitor:
         self.identity = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:6]}"
         self.session = requests.Session()
         self.last_error = ""
+        self.sampled = False  # some pass has stored samples
 
     # --- sources -------------------------------------------------------------------------------------------------
     def readings(self) -> list[Reading]:
@@ -151,7 +153,9 @@ class Monitor:
         published = self.store_and_publish(fleet, topology, samples, now)
         self.tail_logs(fleet, topology)
         self.first_tick = False
-        self.last_error = ""
+        if self.last_error and self.sampled:
+            logger.info("monitor sampling again")
+        self.last_error, self.sampled = "", True
         self.heartbeat(now, time.monotonic() - started)
         return published
 
@@ -237,8 +241,12 @@ class Monitor:
 
     # --- health --------------------------------------------------------------------------------------------------
     def note_error(self, message: str) -> None:
+        """Once per distinct problem; before the first good pass it is "waiting" (make up starts Ray alongside)."""
         if message != self.last_error:
-            logger.warning("monitor cannot read the cluster: %s", message)
+            if self.sampled:
+                logger.warning("monitor cannot sample: %s", message)
+            else:
+                logger.info("monitor waiting for the cluster: %s", message)
         self.last_error = message
 
     def heartbeat(self, now: float, duration_s: float, error: str = "") -> None:
@@ -272,17 +280,19 @@ class Monitor:
                 # Whole intervals of wall-clock time: one sample per second, stamped with its second.
                 time.sleep(RAW_STEP_S - (time.time() % RAW_STEP_S))
                 close_old_connections()
-                if not self.lead():
-                    if not waiting_logged:
-                        holder = redis_client().get(LEADER_KEY)
-                        logger.info("another monitor (%s) is running; waiting", holder.decode() if holder else "?")
-                        waiting_logged = True
-                    self.first_tick = True  # counters restart from a baseline when this one takes over
-                    self.deltas = CounterDeltas()
-                    continue
-                waiting_logged = False
                 try:
+                    if not self.lead():
+                        if not waiting_logged:
+                            holder = redis_client().get(LEADER_KEY)
+                            logger.info("another monitor (%s) is running; waiting", holder.decode() if holder else "?")
+                            waiting_logged = True
+                        self.first_tick = True  # counters restart from a baseline when this one takes over
+                        self.deltas = CounterDeltas()
+                        continue
+                    waiting_logged = False
                     self.tick()
+                except (DatabaseError, redis.RedisError) as exc:  # Postgres or Redis away: say so once, retry
+                    self.note_error(f"{type(exc).__name__}: {exc}".strip())
                 except Exception:  # one bad pass must not end monitoring; the next second tries again
                     logger.exception("monitor pass failed")
         finally:

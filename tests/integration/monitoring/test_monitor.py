@@ -318,3 +318,23 @@ def test_a_deleted_deployment_takes_its_kept_log_lines_with_it(deployment, twin,
     pk = deployment.pk
     deployment.delete()
     assert logs.recent(pk) == [] and not MetricSample.objects.filter(deployment_id=pk).exists()
+
+
+def test_the_loop_outlives_redis_and_database_trouble(deployment, twin, monitor, monkeypatch, caplog):
+    import redis
+
+    calls = {"lead": 0}
+    real_lead = monitor.lead
+
+    def flaky_lead():
+        calls["lead"] += 1
+        if calls["lead"] == 1:
+            raise redis.ConnectionError("Connection refused")
+        return real_lead()
+
+    monkeypatch.setattr(monitor, "lead", flaky_lead)
+    with caplog.at_level("INFO", logger="controlplane.monitoring.collector"):
+        monitor.run(stop_after_s=2.6)
+    assert calls["lead"] >= 2, "the loop went on after Redis refused"
+    assert MetricSample.objects.filter(deployment=deployment).exists()
+    assert "waiting for the cluster: ConnectionError: Connection refused" in caplog.text
