@@ -26,6 +26,7 @@ from django.db import DatabaseError, close_old_connections
 from controlplane.rollouts.choices import ACTIVE_PHASES
 from controlplane.rollouts.cluster import serve_cluster
 from controlplane.rollouts.models import Deployment, Rollout
+from controlplane.rollouts.services import rollout_summary
 from serving.cluster import ClusterStatus, ServeCluster, ServeClusterError
 from serving.config import parse_app_name
 
@@ -183,7 +184,7 @@ class Monitor:
                 "at": at.isoformat(),
                 "step_s": RAW_STEP_S,
                 "stable_version": deployment.stable_version.version if deployment.stable_version else None,
-                "rollout": rollout_summary(rollout),
+                "rollout": rollout_summary(rollout) if rollout is not None else None,
                 "replica_states": states,
                 "versions": versions,
             }
@@ -305,19 +306,6 @@ def is_active(sample: VersionSample) -> bool:
     return bool(
         sample.requests or sample.replicas_ready or sample.replicas_failed or sample.shadow_requests or sample.ongoing
     )
-
-
-def rollout_summary(rollout: Rollout | None) -> dict[str, Any] | None:
-    if rollout is None:
-        return None
-    return {
-        "id": rollout.pk,
-        "phase": rollout.phase,
-        "from_version": rollout.from_number,
-        "to_version": rollout.to_number,
-        "candidate_weight": rollout.candidate_weight,
-        "shadow_percent": rollout.shadow_percent,
-    }
 
 
 def heartbeat() -> dict[str, Any] | None:

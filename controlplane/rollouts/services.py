@@ -243,14 +243,9 @@ def save(rollout: Rollout, decision: engine.Decision, *, actor: AbstractBaseUser
     record(rollout, decision.events, actor=actor)
 
 
-def record(rollout: Rollout, events: tuple[engine.Event, ...], *, actor: AbstractBaseUser | None = None) -> None:
-    """Store the events and push them, after commit, to whoever watches the rollout or its deployment."""
-    username = actor.get_username() if actor is not None and actor.is_authenticated else ""
-    stored = RolloutEvent.objects.bulk_create(
-        RolloutEvent(rollout=rollout, kind=event.kind, message=event.message, data=event.data, actor_username=username)
-        for event in events
-    )
-    summary = {
+def rollout_summary(rollout: Rollout) -> dict[str, Any]:
+    """Where a rollout stands, in the one shape every push carries it: its events, and the deployment's metrics."""
+    return {
         "rollout": rollout.pk,
         "phase": rollout.phase,
         "from_version": rollout.from_number,
@@ -259,6 +254,16 @@ def record(rollout: Rollout, events: tuple[engine.Event, ...], *, actor: Abstrac
         "stable_weight": 100 - rollout.candidate_weight,
         "shadow_percent": rollout.shadow_percent,
     }
+
+
+def record(rollout: Rollout, events: tuple[engine.Event, ...], *, actor: AbstractBaseUser | None = None) -> None:
+    """Store the events and push them, after commit, to whoever watches the rollout or its deployment."""
+    username = actor.get_username() if actor is not None and actor.is_authenticated else ""
+    stored = RolloutEvent.objects.bulk_create(
+        RolloutEvent(rollout=rollout, kind=event.kind, message=event.message, data=event.data, actor_username=username)
+        for event in events
+    )
+    summary = rollout_summary(rollout)
     for event in stored:
         data = {
             **summary,

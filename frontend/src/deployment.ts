@@ -22,18 +22,28 @@ const ACCESS_CHECK_EVERY_MS = 3000;
 interface MetricsMessage {
   at: string;
   stable_version: number | null;
-  rollout: RolloutSummary | null;
+  rollout: RolloutState | null;
   versions: MetricPoint[];
 }
 
-interface RolloutEventMessage {
+/** Where a rollout stands, as every push carries it (rollout events, and the metrics' `rollout`). */
+interface RolloutState {
   rollout: number;
   phase: string;
   from_version: number | null;
   to_version: number;
   candidate_weight: number;
   shadow_percent: number;
+}
+
+interface RolloutEventMessage extends RolloutState {
   event: { kind: string; message: string; data: Record<string, unknown>; at: string; actor: string };
+}
+
+/** The page's summary of a rollout from what a push says of it; null once it is over. */
+function activeSummary(state: RolloutState): RolloutSummary | null {
+  const { rollout: id, phase, from_version, to_version, candidate_weight, shadow_percent } = state;
+  return ACTIVE_PHASES.has(phase) ? { id, phase, from_version, to_version, candidate_weight, shadow_percent } : null;
 }
 
 export interface LivePage {
@@ -222,10 +232,10 @@ class LiveDeploymentView {
   }
 
   private applyMetrics(data: MetricsMessage): void {
-    const changed =
-      data.stable_version !== this.stable || JSON.stringify(data.rollout) !== JSON.stringify(this.rollout);
+    const rollout = data.rollout ? activeSummary(data.rollout) : null;
+    const changed = data.stable_version !== this.stable || JSON.stringify(rollout) !== JSON.stringify(this.rollout);
     this.stable = data.stable_version;
-    this.rollout = data.rollout && ACTIVE_PHASES.has(data.rollout.phase) ? data.rollout : null;
+    this.rollout = rollout;
     this.metrics.setRoles(this.stable, this.rollout);
     this.metrics.append(data.at, data.versions);
     if (changed) {
@@ -244,10 +254,8 @@ class LiveDeploymentView {
       actor_username: event.actor,
       rollout: data.rollout,
     });
-    const { rollout: id, phase, from_version, to_version, candidate_weight, shadow_percent } = data;
-    const active = ACTIVE_PHASES.has(phase);
-    this.rollout = active ? { id, phase, from_version, to_version, candidate_weight, shadow_percent } : null;
-    if (phase === "succeeded") this.stable = to_version;
+    this.rollout = activeSummary(data);
+    if (data.phase === "succeeded") this.stable = data.to_version;
     this.metrics.setRoles(this.stable, this.rollout);
     this.renderHeader();
     this.showRollout();
