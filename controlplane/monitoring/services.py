@@ -8,12 +8,14 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from django import forms
 from django.conf import settings
 from django.db import transaction
 from django.db.models import Max, Min
 from django.utils import timezone
 
 from controlplane.api.exceptions import ApplicationError
+from controlplane.api.filters import UTCIsoDateTimeField
 from controlplane.rollouts.models import Deployment
 from serving.histogram import quantile
 
@@ -95,16 +97,20 @@ def merged(samples: list[MetricSample], start: datetime, step_s: int) -> list[Bi
 
 
 def parse_moment(raw: Any, name: str, *, now: datetime) -> datetime:
-    """ISO 8601 (naive means UTC), epoch seconds, or `-N`: N seconds before `now`."""
+    """ISO 8601 (as every filter of the API reads it: any offset, normalised to UTC), epoch seconds, or `-N`: N
+    seconds before `now`."""
     text = str(raw).strip()
+    problem = f"not a time: {raw!r} (ISO 8601, epoch seconds, or -N seconds ago)"
     try:
         if text.lstrip("-").isdigit():
             seconds = int(text)
             return now + timedelta(seconds=seconds) if text.startswith("-") else datetime.fromtimestamp(seconds, tz=UTC)
-        parsed = datetime.fromisoformat(text.replace("Z", "+00:00"))
+        parsed = UTCIsoDateTimeField().clean(text)
     except (ValueError, OverflowError, OSError) as exc:
-        raise ApplicationError(f"not a time: {raw!r} (ISO 8601, epoch seconds, or -N seconds ago)", field=name) from exc
-    return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
+        raise ApplicationError(problem, field=name) from exc
+    except forms.ValidationError as exc:
+        raise ApplicationError(f"{problem}: {' '.join(exc.messages)}", field=name) from exc
+    return parsed
 
 
 def parse_range(params: dict[str, Any], now: datetime | None = None) -> tuple[datetime, datetime, int]:

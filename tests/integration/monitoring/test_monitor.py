@@ -204,6 +204,13 @@ def test_bad_history_queries_name_the_field(deployment, people, params, field):
     assert response.status_code == 400 and field in response.json(), response.json()
 
 
+def test_times_with_any_offset_are_read_as_utc(deployment, people):
+    """PostgreSQL refuses offsets beyond ±15:59: history reads times as every API filter does, in UTC."""
+    url = f"/api/v1/deployments/{deployment.pk}/metrics/"
+    response = factories.client_for(people["viewer"]).get(url, {"end": "2026-11-27T10:00:00+23:00"})
+    assert response.status_code == 200 and response.json()["end"] == "2026-11-26T11:00:00+00:00"
+
+
 def test_history_is_scoped_to_the_team(deployment, people):
     for suffix in ("metrics", "logs", "events"):
         url = f"/api/v1/deployments/{deployment.pk}/{suffix}/"
