@@ -23,8 +23,8 @@ import requests
 from django.conf import settings
 from django.db import DatabaseError, close_old_connections
 
-from controlplane.rollouts.choices import ACTIVE_PHASES
 from controlplane.rollouts.cluster import serve_cluster
+from controlplane.rollouts.desired import active_rollouts, served_versions
 from controlplane.rollouts.models import Deployment, Rollout
 from controlplane.rollouts.services import rollout_summary
 from serving.cluster import ClusterStatus, ServeCluster, ServeClusterError
@@ -52,17 +52,14 @@ class Fleet:
 
     @classmethod
     def load(cls) -> Fleet:
-        fleet = cls()
+        fleet, active = cls(), active_rollouts("to_version")
         for deployment in Deployment.objects.select_related("model", "stable_version"):
-            name = deployment.model.name
+            name, rollout = deployment.model.name, active.get(deployment.pk)
             fleet.deployments[name] = deployment
-            fleet.expected[name] = {deployment.stable_version.version} if deployment.stable_version else set()
-        for rollout in Rollout.objects.filter(phase__in=ACTIVE_PHASES).select_related("deployment__model"):
-            name = rollout.deployment.model.name
-            fleet.rollouts[name] = rollout
-            fleet.expected.setdefault(name, set()).update(
-                number for number in (rollout.from_number, rollout.to_number) if number
-            )
+            if rollout is not None:
+                fleet.rollouts[name] = rollout
+            served = served_versions(deployment, rollout) if deployment.stable_version else []
+            fleet.expected[name] = {version.version for version in served}
         return fleet
 
 

@@ -30,14 +30,28 @@ def version_spec(version: ModelVersion) -> VersionSpec:
     )
 
 
+def served_versions(deployment: Deployment, rollout: Rollout | None) -> list[ModelVersion]:
+    """What the replicas hold: the stable version, and the candidate of an active rollout (the monitor samples
+    exactly these, even when idle)."""
+    stable = deployment.stable_version
+    if rollout is not None and rollout.to_version is not None and rollout.to_version_id != stable.pk:
+        return [stable, rollout.to_version]
+    return [stable]
+
+
+def active_rollouts(*related: str) -> dict[int, Rollout]:
+    """The active rollout of each deployment that has one, by deployment id."""
+    rollouts = Rollout.objects.filter(phase__in=ACTIVE_PHASES).select_related(*related)
+    return {rollout.deployment_id: rollout for rollout in rollouts}
+
+
 def model_spec(deployment: Deployment, rollout: Rollout | None = None) -> ModelSpec:
     """The stable version, plus the candidate of an active rollout at the weight and shadow share it has reached
     (at 0% while it loads, so its readiness can be observed before it takes traffic)."""
-    stable = deployment.stable_version
+    stable, *candidates = served_versions(deployment, rollout)
     resources = Resources(**deployment.resources)
     versions, weights, shadow = [version_spec(stable)], [(stable.version, 100)], None
-    if rollout is not None and rollout.to_version is not None and rollout.to_version_id != stable.pk:
-        candidate = rollout.to_version
+    for candidate in candidates:
         versions.append(version_spec(candidate))
         weights = [(stable.version, 100 - rollout.candidate_weight), (candidate.version, rollout.candidate_weight)]
         if rollout.shadow_percent:
@@ -74,10 +88,7 @@ def fleet_spec() -> FleetSpec:
     deployments = Deployment.objects.filter(stable_version__isnull=False).select_related(
         "model", "stable_version__artifact"
     )
-    active = {
-        rollout.deployment_id: rollout
-        for rollout in Rollout.objects.filter(phase__in=ACTIVE_PHASES).select_related("to_version__artifact")
-    }
+    active = active_rollouts("to_version__artifact")
     return FleetSpec(
         models=tuple(
             model_spec(deployment, active.get(deployment.pk)) for deployment in deployments.order_by("model__name")
