@@ -248,68 +248,68 @@ def test_control_plane_metrics_for_prometheus(deployment, people, settings, moni
     assert factories.client_for(people["site_admin"]).get("/metrics").status_code == 200
 
 
-def test_every_node_is_scraped_and_one_that_does_not_answer_hides_no_other():
+@pytest.fixture
+def http_endpoint():
+    """`http_endpoint(answer)` serves GET on a free loopback port with `answer(path) -> (content_type, bytes)`;
+    returns its base URL. Stands in for a node's metrics endpoint or a Prometheus."""
     import threading
     from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
+    servers = []
+
+    def start(answer) -> str:
+        class Endpoint(BaseHTTPRequestHandler):
+            def do_GET(self):
+                content_type, body = answer(self.path)
+                self.send_response(200)
+                self.send_header("Content-Type", content_type)
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body)
+
+            def log_message(self, *args):
+                pass
+
+        server = ThreadingHTTPServer(("127.0.0.1", 0), Endpoint)
+        threading.Thread(target=server.serve_forever, daemon=True).start()
+        servers.append(server)
+        return f"http://127.0.0.1:{server.server_port}"
+
+    yield start
+    for server in servers:
+        server.shutdown()
+
+
+def test_every_node_is_scraped_and_one_that_does_not_answer_hides_no_other(http_endpoint):
     from serving.cluster import ClusterUnreachable, RayDashboardCluster
 
-    class Node(BaseHTTPRequestHandler):
-        def do_GET(self):
-            body = b'ray_raylane_requests{model="iris",version="1",code="200",replica="r"} 3.0\n'
-            self.send_response(200)
-            self.send_header("Content-Length", str(len(body)))
-            self.end_headers()
-            self.wfile.write(body)
-
-        def log_message(self, *args):
-            pass
-
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Node)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    up, down = f"http://127.0.0.1:{server.server_port}/metrics", "http://127.0.0.1:9/metrics"
-    try:
-        cluster = RayDashboardCluster("http://127.0.0.1:9", timeout_s=2, metrics_urls=[up, down])
-        results = cluster.metrics_by_target()
-    finally:
-        server.shutdown()
+    node = b'ray_raylane_requests{model="iris",version="1",code="200",replica="r"} 3.0\n'
+    up, down = http_endpoint(lambda path: ("text/plain", node)) + "/metrics", "http://127.0.0.1:9/metrics"
+    cluster = RayDashboardCluster("http://127.0.0.1:9", timeout_s=2, metrics_urls=[up, down])
+    results = cluster.metrics_by_target()
     assert "ray_raylane_requests" in results[up]
     assert isinstance(results[down], ClusterUnreachable) and "127.0.0.1:9" in str(results[down])
 
 
-def test_with_prometheus_url_the_monitor_reads_ray_metrics_from_prometheus(deployment, twin):
+def test_with_prometheus_url_the_monitor_reads_ray_metrics_from_prometheus(deployment, twin, http_endpoint):
     """PROMETHEUS_URL: the readings come from an instant query; Serve's status still comes from the dashboard."""
-    import threading
-    from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
     from urllib.parse import parse_qs, urlsplit
 
     replica = next(iter(twin.status().applications["iris"].deployments["ModelServer"].replicas)).replica_id
     totals = iter([10, 25])
     queries = []
 
-    class Prometheus(BaseHTTPRequestHandler):
-        def do_GET(self):
-            queries.append(parse_qs(urlsplit(self.path).query)["query"][0])
-            labels = {"__name__": "ray_raylane_requests", "model": "iris", "version": "1", "code": "200"}
-            result = [{"metric": labels | {"replica": replica}, "value": [0, str(next(totals))]}]
-            body = json.dumps({"status": "success", "data": {"resultType": "vector", "result": result}}).encode()
-            self.send_response(200)
-            self.send_header("Content-Type", "application/json")
-            self.send_header("Content-Length", str(len(body)))
-            self.end_headers()
-            self.wfile.write(body)
+    def prometheus(path: str) -> tuple[str, bytes]:
+        queries.append(parse_qs(urlsplit(path).query)["query"][0])
+        labels = {"__name__": "ray_raylane_requests", "model": "iris", "version": "1", "code": "200"}
+        result = [{"metric": labels | {"replica": replica}, "value": [0, str(next(totals))]}]
+        return "application/json", json.dumps(
+            {"status": "success", "data": {"resultType": "vector", "result": result}}
+        ).encode()
 
-        def log_message(self, *args):
-            pass
-
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Prometheus)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    try:
-        monitor = Monitor(cluster=twin, prometheus_url=f"http://127.0.0.1:{server.server_port}/")
-        monitor.tick()
-        published = monitor.tick()
-    finally:
-        server.shutdown()
+    monitor = Monitor(cluster=twin, prometheus_url=http_endpoint(prometheus) + "/")
+    monitor.tick()
+    published = monitor.tick()
     (stable,) = published[deployment.pk]["versions"]
     assert stable["requests"] == 15
     assert queries[0].startswith('{__name__=~"ray_raylane_requests|')
