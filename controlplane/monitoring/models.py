@@ -4,12 +4,15 @@ Counts are increases during the interval starting at `at`; latency is kept as pe
 serving/histogram.py) so roll-ups and any range can be merged and still give true percentiles.
 """
 
+import dataclasses
 from typing import Any
 
 from django.contrib.postgres.fields import ArrayField
 from django.db import models
 
 from controlplane.rollouts.models import Deployment
+
+from .aggregate import Traffic
 
 RAW_STEP_S = 1
 ROLLUP_STEP_S = 60
@@ -56,14 +59,7 @@ class MetricSample(models.Model):
         return f"{self.deployment_id} v{self.version} @{self.at:%H:%M:%S}/{self.step_s}s"
 
     @classmethod
-    def of(cls, traffic: Any, **fields: Any) -> "MetricSample":
+    def of(cls, traffic: Traffic, **fields: Any) -> "MetricSample":
         """A row from a monitoring.aggregate.Traffic (a scrape's sample or a merged bin), plus `fields`."""
-        copied = {name: getattr(traffic, name) for name in TRAFFIC_FIELDS}
+        copied = {field.name: getattr(traffic, field.name) for field in dataclasses.fields(Traffic)}
         return cls(**(copied | fields))
-
-
-TRAFFIC_FIELDS = (
-    *("version", "requests", "errors", "client_errors", "latency_buckets", "latency_sum_ms"),
-    *("shadow_requests", "shadow_agreements", "replicas_total", "replicas_ready", "replicas_loading"),
-    *("replicas_failed", "replica_states"),
-)
