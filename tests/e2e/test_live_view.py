@@ -22,6 +22,7 @@ from controlplane.monitoring.broadcast import group_name, redis_client, send_now
 from controlplane.monitoring.models import MetricSample
 from controlplane.rollouts.models import Deployment, Rollout, RolloutPolicy
 from controlplane.rollouts.reconcile import reconcile
+from controlplane.rollouts.services import rollout_summary
 from serving.histogram import Histogram
 from tests import factories
 from tests.e2e.conftest import AsgiServer
@@ -260,10 +261,7 @@ def test_a_deployer_steers_the_rollout_and_a_viewer_watches_it(
 
     # A second of traffic in which v2 fails on a replica: the row says so.
     stream = group_name("deployment", deployment.pk, "metrics")
-    summary = {
-        "id": rollout.pk, "phase": "pending", "from_version": 1, "to_version": 2, "candidate_weight": 0,
-        "shadow_percent": 0,
-    }  # fmt: skip
+    summary = rollout_summary(Rollout.objects.get(pk=rollout.pk))  # as the monitor sends it
     versions = [
         live_point(1, requests=31, rate=31.0, p50_ms=3.1, p95_ms=7.9, p99_ms=9.6, ongoing=1.0),
         live_point(2, replicas_ready=1, replicas_failed=1, replica_states={"RUNNING": 1, "UNHEALTHY": 1}),
