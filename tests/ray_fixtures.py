@@ -12,7 +12,8 @@ import pytest
 
 from serving import ray_head
 
-TEST_PORT_OFFSET = 100
+# Ranges are 100 wide: two suites on one machine (two checkouts) pick different hundreds.
+TEST_PORT_OFFSET = int(os.environ.get("RAYLANE_TEST_RAY_PORT_OFFSET", "100"))
 TEST_RAY_DIR_PREFIX = "/tmp/rl-test-ray-"
 
 
