@@ -1,13 +1,19 @@
-"""List the globals a pickle would import, without unpickling or importing anything.
+"""List the globals a pickle would import, without unpickling or importing anything, and judge them by allowlist.
 
 Pickle and joblib files run code when they are loaded, so the control plane only loads them for versions an admin
-marked trusted. To help that admin decide, this module reads the opcode stream with ``pickletools.genops`` and
-reports every ``module.qualname`` the file would import, flagging the ones that can run commands.
+marked trusted. To help that admin decide, this module reads the opcode stream and reports every
+``module.qualname`` the file would import. The verdict is by allowlist (``PICKLE_DATA_GLOBALS``: plain data
+reconstructors such as ``numpy.ndarray``, joblib's array wrapper, scikit-learn estimator classes from
+``serving.allowlist``): every other global is "needs review", and any stream the scan cannot fully read (an unknown
+dtype size, an unresolved ``STACK_GLOBAL``, an extension code, bytes that are not opcodes) makes the scan
+incomplete. ``risky()`` is kept only as an extra label for names known to run commands; no denylist is complete.
 
 A small stack simulation (strings, numbers, tuples, dicts and class tags; nothing is built) resolves
 ``STACK_GLOBAL`` operands, including memoised module names, and understands joblib's ``NumpyArrayWrapper``: joblib
 writes raw array bytes into the middle of the stream after it, so the scan works out their size from the wrapper's
 state and steps over them instead of decoding them as opcodes (which would stop the scan or invent bogus globals).
+Opcode arguments are read with bounds (large byte strings are skipped in chunks, lines are capped) so a small
+compressed file cannot make the scanner hold gigabytes; the scan runs in the sandboxed validation subprocess.
 """
 
 from __future__ import annotations
@@ -18,12 +24,24 @@ import gzip
 import io
 import lzma
 import pickletools
+import re
 import zlib
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Any
 
-__all__ = ["RISKY_GLOBAL_PREFIXES", "PickleScan", "risky", "scan_pickle_globals", "sniff_compression"]
+from serving.allowlist import BUILTIN_TYPES, NUMPY_SCALAR_TYPES, SCIPY_SPARSE_CLASSES, SKLEARN_CLASSES
+
+__all__ = [
+    "PICKLE_DATA_GLOBALS",
+    "RISKY_GLOBAL_PREFIXES",
+    "PickleScan",
+    "needs_review",
+    "risky",
+    "scan_pickle_globals",
+    "second_opinion",
+    "sniff_compression",
+]
 
 # Entries ending in "." match a whole module tree; the others match one exact global. The list names what can run
 # commands, reach files or the network, or import and build further code; it cannot be exhaustive, which is why
@@ -42,6 +60,45 @@ RISKY_GLOBAL_PREFIXES: tuple[str, ...] = (
     *_RISKY_GADGETS,
     *_RISKY_LOADERS,
     *_RISKY_BUILTINS,
+)
+
+
+def _numpy_data_globals() -> frozenset[str]:
+    import numpy as np
+
+    names = {"numpy.ndarray", "numpy.dtype", *NUMPY_SCALAR_TYPES}
+    # ufuncs are element-wise math (what FunctionTransformer usually wraps); called with any arguments they compute.
+    names |= {f"numpy.{name}" for name in dir(np) if isinstance(getattr(np, name, None), np.ufunc)}
+    for core in ("numpy.core", "numpy._core"):
+        names |= {f"{core}.multiarray._reconstruct", f"{core}.multiarray.scalar", f"{core}.numeric._frombuffer"}
+    random = "numpy.random"
+    names |= {
+        f"{random}._pickle.__bit_generator_ctor",
+        f"{random}._pickle.__generator_ctor",
+        f"{random}._pickle.__randomstate_ctor",
+        f"{random}.bit_generator.SeedSequence",
+        f"{random}.bit_generator.__pyx_unpickle_SeedSequence",
+        f"{random}.mtrand.RandomState",
+        f"{random}._generator.Generator",
+        *(f"{random}._{name.lower()}.{name}" for name in ("MT19937", "PCG64", "PCG64DXSM", "Philox", "SFC64")),
+    }
+    return frozenset(names)
+
+
+def _sklearn_cython_unpicklers() -> frozenset[str]:
+    """Cython's ``__pyx_unpickle_<Class>`` only builds that class (it checks the type): allowed with the class."""
+    return frozenset(f"{name.rpartition('.')[0]}.__pyx_unpickle_{name.rpartition('.')[2]}" for name in SKLEARN_CLASSES)
+
+
+# Callables a plain data file needs: each only builds a container, a numpy array or dtype, or an estimator whose
+# constructor stores its arguments. Whatever they are called with comes from other globals, which are checked too.
+PICKLE_DATA_GLOBALS: frozenset[str] = (
+    BUILTIN_TYPES
+    | SKLEARN_CLASSES
+    | SCIPY_SPARSE_CLASSES
+    | _numpy_data_globals()
+    | _sklearn_cython_unpicklers()
+    | {"builtins.object", "copyreg._reconstructor", "_codecs.encode", "joblib.numpy_pickle.NumpyArrayWrapper"}
 )
 
 _VALUE_OPS = frozenset(
@@ -72,13 +129,36 @@ _JOBLIB_WRAPPERS = frozenset(
 )
 
 
+# Opcode arguments longer than this are skipped in chunks instead of read: only short strings matter to the scan.
+_MAX_ARGUMENT_BYTES = 1024**2
+_MAX_LINE_BYTES = 64 * 1024
+# A stream of tiny opcodes decompressed from a small file could keep the scan busy for hours: stop and say so.
+MAX_OPCODES = 20_000_000
+_SIMPLE_DTYPE = re.compile(r"^(\?|b1|[iu][1248]|f(2|4|8|16)|c(8|16|32)|[mM]8(\[\d*[a-zA-Z]+\])?)$")
+_FLEXIBLE_DTYPE = re.compile(r"^[USV]\d*$")
+
+
 @dataclass(frozen=True)
 class PickleScan:
-    """What a scan found: ``complete`` is False when part of the file could not be read as opcodes."""
+    """What a scan found: ``complete`` is False when part of the file could not be read as opcodes.
+
+    ``needs_review`` lists every global outside ``PICKLE_DATA_GLOBALS``; ``verdict`` is "plain_data" only when the
+    scan read the whole file and found nothing else.
+    """
 
     globals: tuple[str, ...]
     complete: bool
     note: str = ""
+    needs_review: tuple[str, ...] = field(default=())
+
+    @property
+    def verdict(self) -> str:
+        return "plain_data" if self.complete and not self.needs_review else "needs_review"
+
+
+def needs_review(globals_: tuple[str, ...] | list[str]) -> list[str]:
+    """The globals outside the allowlist of plain data reconstructors."""
+    return [name for name in globals_ if name not in PICKLE_DATA_GLOBALS]
 
 
 def risky(globals_: tuple[str, ...] | list[str]) -> list[str]:
@@ -201,6 +281,7 @@ class _Simulator:
         self.found: set[str] = set()
         self.unresolved = 0
         self.ext_codes = 0
+        self.opcodes = [0]
         self.stack: list[Any] = []
         self.memo: dict[int, Any] = {}
         self.protocol = 0
@@ -328,6 +409,15 @@ class _Simulator:
             self.stack.extend(_UNKNOWN for _ in opcode.stack_after)
 
 
+def _itemsize(code: str) -> int:
+    import numpy as np
+
+    try:
+        return int(np.dtype(code).itemsize)
+    except (TypeError, ValueError):
+        return -1
+
+
 def _to_dict(items: list[Any]) -> dict[Any, Any]:
     pairs = {}
     for key, value in zip(items[::2], items[1::2], strict=False):
@@ -345,17 +435,22 @@ def _array_action(state: Any) -> _Action:
         return _Unreadable()
     if not isinstance(dtype, _Instance) or not dtype.args or not isinstance(dtype.args[0], str):
         return _Unreadable()
+    if dtype.class_name not in ("numpy.dtype", "numpy.core.multiarray.dtype", "numpy._core.multiarray.dtype"):
+        return _Unreadable()
     code = dtype.args[0]
     dtype_state = dtype.state if isinstance(dtype.state, tuple) else ()
     flags = dtype_state[7] if len(dtype_state) > 7 and isinstance(dtype_state[7], int) else 0
-    if code.startswith("O") or flags & _NPY_ITEM_HASOBJECT:
+    if re.fullmatch(r"O\d*", code) or flags & _NPY_ITEM_HASOBJECT:
         return _NestedPickle()
-    digits = "".join(ch for ch in code if ch.isdigit())
-    if code[:1] in ("U", "S", "V"):
+    if _FLEXIBLE_DTYPE.match(code):
         # Flexible dtypes carry their item size in the state; numpy ignores it for every other dtype.
         element_size = dtype_state[5] if len(dtype_state) > 5 and isinstance(dtype_state[5], int) else -1
+    elif _SIMPLE_DTYPE.match(code):
+        element_size = _itemsize(code)
     else:
-        element_size = int(digits) if digits else -1
+        # Anything else (a byte order prefix, a comma list, a name numpy would parse some other way) is a size this
+        # scan cannot vouch for: reading it wrongly would let opcodes hide inside "array bytes".
+        return _Unreadable()
     if element_size <= 0:
         return _Unreadable()
     count = 1
@@ -387,7 +482,61 @@ def scan_pickle_globals(path: str | Path, *, inline_arrays: bool = False) -> Pic
     if compression:
         prefix = f"decompressed with {compression} before scanning"
         note = f"{prefix}; {note}" if note else prefix
-    return PickleScan(globals=tuple(sorted(found)), complete=complete, note=note)
+    names = tuple(sorted(found))
+    return PickleScan(globals=names, complete=complete, note=note, needs_review=tuple(needs_review(names)))
+
+
+# fickling reads the whole stream into memory: give it at most this much (decompressed), else say it was skipped.
+SECOND_OPINION_MAX_BYTES = 256 * 1024**2
+# fickling's severities, mildest first; it calls every import from outside the standard library LIKELY_UNSAFE.
+_FICKLING_MALICIOUS = ("LIKELY_OVERTLY_MALICIOUS", "OVERTLY_MALICIOUS")
+
+
+def second_opinion(path: str | Path) -> dict[str, Any]:
+    """Ask fickling (Trail of Bits' pickle decompiler) for its own verdict on the same file.
+
+    It is an independent implementation, shown beside ours so a bug in one scanner is visible in the other. Its
+    verdict can only make a file look worse: ``raises_concern`` is True when fickling finds it overtly malicious or
+    cannot decompile it (fickling does not know joblib's inline arrays, so joblib files usually raise concern).
+    """
+    try:
+        from importlib.metadata import version
+
+        from fickling.analysis import check_safety
+        from fickling.fickle import Pickled
+    except ImportError:
+        return {"tool": "fickling", "version": None, "verdict": "unavailable", "raises_concern": False, "findings": []}
+    tool = {"tool": "fickling", "version": version("fickling")}
+    with open(path, "rb") as raw:
+        compression = sniff_compression(raw.read(8))
+        raw.seek(0)
+        stream = _open_stream(raw, compression)
+        try:
+            data = stream.read(SECOND_OPINION_MAX_BYTES + 1)
+        except (OSError, EOFError, lzma.LZMAError, zlib.error) as exc:
+            return {
+                **tool,
+                "verdict": f"not run: the compressed stream is corrupt ({exc})",
+                "raises_concern": False,
+                "findings": [],
+            }
+        finally:
+            if stream is not raw:
+                stream.close()
+    if len(data) > SECOND_OPINION_MAX_BYTES:
+        return {
+            **tool,
+            "verdict": "not run: the stream is larger than 256 MiB",
+            "raises_concern": False,
+            "findings": [],
+        }
+    try:
+        results = check_safety(Pickled.load(io.BytesIO(data), fail_on_decode_error=False))
+        severity = results.severity.name
+        findings = sorted({str(result.message) for result in results.results})[:50]
+    except Exception as exc:  # fickling raises assorted errors on streams it cannot decompile
+        return {**tool, "verdict": f"error: {type(exc).__name__}: {exc}"[:300], "raises_concern": True, "findings": []}
+    return {**tool, "verdict": severity, "raises_concern": severity in _FICKLING_MALICIOUS, "findings": findings}
 
 
 def _skip(stream: Any, size: int) -> bool:
@@ -409,9 +558,89 @@ class _StopScan(Exception):
     """Ends the scan early; the message is the note for people."""
 
 
+class _Large:
+    """An opcode argument too long to keep (skipped, never decoded): the simulation treats it as unknown."""
+
+
+_LARGE = _Large()
+_CODE_TO_OPCODE = {opcode.code.encode("latin-1"): opcode for opcode in pickletools.opcodes}
+# Opcodes whose argument is a little-endian length followed by that many bytes: (length width, signed, decoder).
+_LENGTH_PREFIXED: dict[str, tuple[int, bool, str]] = {
+    "SHORT_BINBYTES": (1, False, "bytes"),
+    "BINBYTES": (4, False, "bytes"),
+    "BINBYTES8": (8, False, "bytes"),
+    "BYTEARRAY8": (8, False, "bytes"),
+    "SHORT_BINUNICODE": (1, False, "utf-8"),
+    "BINUNICODE": (4, False, "utf-8"),
+    "BINUNICODE8": (8, False, "utf-8"),
+    "SHORT_BINSTRING": (1, False, "latin-1"),
+    "BINSTRING": (4, True, "latin-1"),
+    "LONG4": (4, True, "long"),
+}
+
+
+class _LineLimited:
+    """What pickletools' argument readers see: reads pass through, lines are capped at ``_MAX_LINE_BYTES``."""
+
+    def __init__(self, stream: Any) -> None:
+        self._stream = stream
+
+    def read(self, size: int = -1) -> bytes:
+        return self._stream.read(size)
+
+    def readline(self, size: int = -1) -> bytes:
+        return self._stream.readline(_MAX_LINE_BYTES)
+
+
+def _read_exactly(stream: Any, size: int) -> bytes:
+    data = stream.read(size)
+    if len(data) < size:
+        raise ValueError("pickle exhausted before seeing STOP")
+    return data
+
+
+def _genops(stream: Any, counter: list[int]) -> Any:
+    """Like ``pickletools.genops`` up to STOP, but never holds a long argument in memory and counts opcodes."""
+    lines = _LineLimited(stream)
+    while True:
+        code = stream.read(1)
+        if not code:
+            raise ValueError("pickle exhausted before seeing STOP")
+        opcode = _CODE_TO_OPCODE.get(code)
+        if opcode is None:
+            raise ValueError(f"at position {_position(stream)}, opcode {code!r} unknown")
+        counter[0] += 1
+        if counter[0] > MAX_OPCODES:
+            raise _StopScan(f"scan stopped after {MAX_OPCODES:,} opcodes; globals after that point are not listed")
+        if opcode.name in _LENGTH_PREFIXED:
+            width, signed, decoder = _LENGTH_PREFIXED[opcode.name]
+            size = int.from_bytes(_read_exactly(stream, width), "little", signed=signed)
+            if size < 0:
+                raise ValueError(f"{opcode.name} has a negative length")
+            if size > _MAX_ARGUMENT_BYTES:
+                if not _skip(stream, size):
+                    raise ValueError("pickle exhausted before seeing STOP")
+                arg: Any = _LARGE
+            else:
+                data = _read_exactly(stream, size)
+                if decoder == "bytes":
+                    arg = data
+                elif decoder == "long":
+                    arg = pickletools.decode_long(data)
+                else:
+                    arg = data.decode(decoder, "surrogatepass")
+        elif opcode.arg is not None:
+            arg = opcode.arg.reader(lines)
+        else:
+            arg = None
+        yield opcode, arg, None
+        if opcode.name == "STOP":
+            return
+
+
 def _scan_one(stream: Any, simulator: _Simulator, where: str) -> None:
     """Scan one pickle up to its STOP, stepping over the array data joblib writes in the middle of it."""
-    for opcode, arg, _ in pickletools.genops(stream):
+    for opcode, arg, _ in _genops(stream, simulator.opcodes):
         action = simulator.step(opcode.name, arg, opcode)
         if action is None:
             continue
@@ -423,6 +652,7 @@ def _scan_one(stream: Any, simulator: _Simulator, where: str) -> None:
             )
         if isinstance(action, _NestedPickle):
             nested = _Simulator(inline_arrays=False)
+            nested.opcodes = simulator.opcodes
             _scan_one(stream, nested, where)
             simulator.found |= nested.found
             simulator.unresolved += nested.unresolved

@@ -51,7 +51,7 @@ FORMATS: dict[str, FormatSpec] = {
         FormatSpec("torchscript", (".pt",), True, False, "pytorch", "serving.loaders.torch"),
         FormatSpec("torch_export", (".pt2",), True, False, "pytorch", "serving.loaders.torch"),
         FormatSpec("keras", (".keras",), True, False, "keras", "serving.loaders.keras"),
-        FormatSpec("savedmodel", (".zip",), True, False, "tensorflow", "serving.loaders.savedmodel"),
+        FormatSpec("savedmodel", (".zip",), True, True, "tensorflow", "serving.loaders.savedmodel"),
         FormatSpec("pyfunc", (".zip",), True, True, "python", "serving.loaders.pyfunc"),
         FormatSpec("pickle", (".pkl", ".pickle"), False, True, "python", "serving.loaders.pickle"),
         FormatSpec("joblib", (".joblib",), False, True, "python", "serving.loaders.pickle"),

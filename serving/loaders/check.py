@@ -1,9 +1,13 @@
 """Validate a model file by loading it, and print the verdict as one JSON object on stdout.
 
     python -m serving.loaders.check --format skops [--trusted] [--smoke] PATH
+    python -m serving.loaders.check --format joblib --scan-pickle PATH
 
-The control plane runs this in a subprocess with a timeout and a memory limit, so a model that hangs, crashes the
-interpreter or eats all memory on load cannot take the web or worker process down with it. The verdict is the
+The control plane runs this in a sandboxed subprocess (controlplane/registry/validation.py: empty environment, its
+own working folder, rlimits, no network where the machine allows it, process group killed on timeout), so a model
+that hangs, crashes the interpreter or eats all memory on load cannot take the web or worker process down with it,
+and code that runs sees no secret. ``--scan-pickle`` never loads the file: it scans a pickle or joblib file's
+opcodes (our allowlist scan and fickling's) for the admin who must decide whether to trust it. The verdict is the
 last line of stdout; the exit code is 0 for every verdict and non-zero only when this script itself crashed.
 
 Verdicts:
@@ -30,6 +34,9 @@ import numpy as np
 
 from serving.loaders import FORMATS, load
 from serving.loaders.base import LoadedModel, LoaderError, RuntimeMissing, TrustRequired, numpy_dtype_of
+from serving.pickle_scan import risky, scan_pickle_globals, second_opinion
+
+_SHOWN_IN_MESSAGE = 5
 
 
 @contextlib.contextmanager
@@ -117,6 +124,38 @@ def check(format_name: str, path: Path, *, trusted: bool, smoke: bool) -> dict[s
         return {"status": "valid", **description}
 
 
+def scan_pickle(format_name: str, path: Path) -> dict[str, Any]:
+    """The needs_trust verdict for a pickle or joblib file: what it imports, judged by our allowlist and fickling."""
+    scan = scan_pickle_globals(path, inline_arrays=format_name == "joblib")
+    opinion = second_opinion(path)
+    # The second scanner can only make the file look worse than ours says, never better.
+    verdict = "needs_review" if scan.verdict == "needs_review" or opinion.get("raises_concern") else "plain_data"
+    message = (
+        f"{format_name} files run code when they are loaded; an admin must mark this version trusted. "
+        f"The file imports {len(scan.globals)} global(s)"
+    )
+    if scan.needs_review:
+        shown = ", ".join(scan.needs_review[:_SHOWN_IN_MESSAGE])
+        more = ", ..." if len(scan.needs_review) > _SHOWN_IN_MESSAGE else ""
+        message += f", {len(scan.needs_review)} of them outside the allowlist of plain data types: {shown}{more}"
+    if not scan.complete:
+        message += " (the scan is incomplete: see details)"
+    return {
+        "status": "needs_trust",
+        "error": message,
+        "details": {
+            "pickle_globals": list(scan.globals),
+            "needs_review": list(scan.needs_review),
+            "risky_globals": risky(scan.globals),
+            "scan_complete": scan.complete,
+            "scan_note": scan.note,
+            "scan_verdict": verdict,
+            "our_verdict": scan.verdict,
+            "second_opinion": opinion,
+        },
+    }
+
+
 def _json_default(value: Any) -> Any:
     """numpy values in details become plain JSON; anything else unknown becomes its text."""
     if isinstance(value, np.ndarray):
@@ -131,10 +170,14 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--format", required=True, choices=sorted(FORMATS), help="the model format")
     parser.add_argument("--trusted", action="store_true", help="the version is trusted: code in it may run")
     parser.add_argument("--smoke", action="store_true", help="also predict once on a row of zeros")
+    parser.add_argument("--scan-pickle", action="store_true", help="only scan a pickle/joblib file, never load it")
     parser.add_argument("path", type=Path, help="the model file")
     args = parser.parse_args(argv)
     with _stdout_to_stderr():
-        verdict = check(args.format, args.path, trusted=args.trusted, smoke=args.smoke)
+        if args.scan_pickle:
+            verdict = scan_pickle(args.format, args.path)
+        else:
+            verdict = check(args.format, args.path, trusted=args.trusted, smoke=args.smoke)
     sys.stdout.write(json.dumps(verdict, default=_json_default) + "\n")
     sys.stdout.flush()
     return 0

@@ -1,6 +1,9 @@
 """ONNX models, run with onnxruntime on CPU.
 
-ONNX files hold a graph of standard operators and no code, so they never need an admin's trust. One intra-op
+ONNX files hold a graph of standard operators and no code, so they never need an admin's trust. A tensor may keep
+its bytes in an "external data" file named by a path in the model, which onnxruntime would read from the server's
+disk (``../../etc/passwd`` or an absolute path would leak any readable file into the weights); uploads are single
+files, so any external reference is refused before onnxruntime sees the model. One intra-op
 thread per session: Ray Serve scales with replicas, and several sessions fighting over all cores serve fewer
 requests than one thread each.
 """
@@ -91,7 +94,35 @@ class OnnxModel(LoadedModel):
         }
 
 
+def refuse_external_data(path: Path) -> None:
+    """Refuse a model whose tensors (initializers, attributes, subgraphs) point at files outside it."""
+    try:
+        import onnx
+        from onnx.external_data_helper import _get_all_tensors
+    except ImportError:
+        return  # onnxruntime alone refuses external paths outside the model's folder; onnx is in requirements.txt
+    try:
+        model = onnx.load(str(path), load_external_data=False)
+    except Exception as exc:  # protobuf raises DecodeError and friends for files that are not ONNX
+        raise LoaderError(f"not a valid ONNX model: {type(exc).__name__}: {exc}") from exc
+    locations = sorted(
+        {
+            entry.value
+            for tensor in _get_all_tensors(model)
+            if tensor.data_location == onnx.TensorProto.EXTERNAL
+            for entry in tensor.external_data
+            if entry.key == "location"
+        }
+    )
+    if locations:
+        raise LoaderError(
+            f"this ONNX model keeps tensor bytes in external data files ({', '.join(locations[:5])}); upload one "
+            "self-contained .onnx file (onnx.save(model, path, save_as_external_data=False))"
+        )
+
+
 def load(path: Path, *, trusted: bool, work_dir: Path, format_name: str, options: Mapping[str, Any]) -> LoadedModel:
+    refuse_external_data(path)
     import onnxruntime
 
     session_options = onnxruntime.SessionOptions()

@@ -1,8 +1,9 @@
 """TensorFlow SavedModels, uploaded as a zip of the SavedModel folder.
 
-A SavedModel is a graph of TensorFlow operations, not Python code, so it needs no admin's trust. The zip is
-checked before TensorFlow is imported (a bad archive is reported as such on any node), then unpacked with byte
-counting into the work folder. TensorFlow is optional (``requirements-keras.txt``).
+A SavedModel is a graph of TensorFlow operations, and that graph can read and write files (``ReadFile``,
+``WriteFile``, ``tf.io`` ops, py_func stubs), so loading one needs an admin's trust like any format that can run
+code. The zip is checked before TensorFlow is imported (a bad archive is reported as such on any node), then
+unpacked with byte counting into the work folder. TensorFlow is optional (``requirements-keras.txt``).
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ from typing import Any
 import numpy as np
 
 from serving.archive import ArchiveLimits, check_zip, folder_holding, safe_extract
-from serving.loaders.base import LoadedModel, LoaderError, RuntimeMissing, datatype_of, tensor_spec
+from serving.loaders.base import LoadedModel, LoaderError, RuntimeMissing, TrustRequired, datatype_of, tensor_spec
 
 SERVING_SIGNATURE = "serving_default"
 
@@ -79,6 +80,12 @@ def load(path: Path, *, trusted: bool, work_dir: Path, format_name: str, options
     root = folder_holding(check_zip(path, **limits.as_kwargs()), "saved_model.pb")
     if root is None:
         raise LoaderError("not a SavedModel: no saved_model.pb at the root of the zip or in its one top-level folder")
+    if not trusted:
+        raise TrustRequired(
+            "TensorFlow SavedModels are graphs whose operations can read and write files on the server; an admin "
+            "must mark this version trusted before it is loaded",
+            details={"reason": "savedmodel_graph_ops"},
+        )
     tensorflow = _import_tensorflow()
     folder = safe_extract(path, work_dir / "savedmodel", **limits.as_kwargs()) / root
     try:

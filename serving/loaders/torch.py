@@ -176,7 +176,28 @@ def _torchscript_signature(raw: bytes | str) -> dict[str, Any] | None:
     return signature
 
 
+def _check_layout(path: Path, format_name: str) -> None:
+    """A TorchScript or torch.export zip has one top-level folder holding data.pkl or a model archive.
+
+    Checked before importing torch (seconds of start-up), so an upload that is no torch file at all is answered
+    at once.
+    """
+    with zipfile.ZipFile(path) as archive:
+        names = archive.namelist()
+    tops = {name.split("/", 1)[0] for name in names if "/" in name}
+    if format_name == "torchscript" and not (len(tops) == 1 and f"{next(iter(tops))}/data.pkl" in names):
+        raise LoaderError(
+            "not a valid TorchScript file (.pt): no data.pkl in one top-level folder; save the model with "
+            "torch.jit.save"
+        )
+    if format_name == "torch_export" and len(tops) != 1:
+        raise LoaderError(
+            "not a valid torch.export program (.pt2): expected one top-level folder; use torch.export.save"
+        )
+
+
 def load(path: Path, *, trusted: bool, work_dir: Path, format_name: str, options: Mapping[str, Any]) -> LoadedModel:
+    _check_layout(path, format_name)
     torch = _import_torch()
     if format_name == "torch_export":
         if not trusted:

@@ -228,3 +228,12 @@ def test_metadata_can_change_but_the_artifact_cannot(iris, deployer, model_files
     assert response.status_code == 200
     assert response.json()["metadata"] == {"stage": "prod"}
     assert response.json()["format"] == "skops"
+
+
+def test_a_savedmodel_waits_for_trust_because_its_graph_can_touch_files(iris, deployer):
+    data = factories.zip_bytes({"export/saved_model.pb": b"\x08\x01", "export/variables/variables.index": b""})
+    response = upload(deployer, "graph.zip", data)
+    assert response.status_code == 201, response.json()
+    body = response.json()
+    assert (body["format"], body["validation_status"], body["deployable"]) == ("savedmodel", "needs_trust", False)
+    assert "read and write files" in body["validation_error"]

@@ -15,7 +15,7 @@ import pytest
 from sklearn.datasets import load_iris
 from sklearn.linear_model import LogisticRegression, LogisticRegressionCV
 
-from serving.pickle_scan import risky, scan_pickle_globals
+from serving.pickle_scan import risky, scan_pickle_globals, second_opinion
 
 MODEL_CLASS = "sklearn.linear_model._logistic.LogisticRegression"
 
@@ -201,3 +201,74 @@ def test_truncated_compressed_stream_is_reported(tmp_path: Path, iris_model: Log
 )
 def test_risky(name: str, flagged: bool) -> None:
     assert risky([name]) == ([name] if flagged else [])
+
+
+@pytest.mark.parametrize("protocol", [2, 4, 5])
+def test_plain_sklearn_pickles_are_plain_data_by_allowlist(tmp_path: Path, iris_model, protocol: int) -> None:
+    scan = scan_pickle_globals(dump(tmp_path / "model.pkl", iris_model, protocol))
+    assert (scan.verdict, scan.needs_review) == ("plain_data", ())
+
+
+def test_a_global_outside_the_allowlist_needs_review_even_if_no_denylist_names_it(tmp_path: Path) -> None:
+    """collections.Counter is harmless, but only an allowlist can be complete: it is shown for review."""
+    scan = scan_pickle_globals(dump(tmp_path / "counter.pkl", collections.Counter("ab")))
+    assert scan.verdict == "needs_review"
+    assert scan.needs_review == ("collections.Counter",)
+    assert risky(scan.globals) == []
+
+
+@pytest.mark.parametrize("code", ["f8,f8", "float64", "<f8", "S", "O4x", "M8[ns]x"])
+def test_a_joblib_dtype_whose_size_is_not_known_stops_the_scan(tmp_path: Path, code: str) -> None:
+    from tests.hostile import joblib_dtype_lie
+
+    path = tmp_path / "lie.joblib"
+    path.write_bytes(joblib_dtype_lie("touch pwned", code))
+
+    scan = scan_pickle_globals(path, inline_arrays=True)
+
+    assert not scan.complete
+    assert "could not be worked out" in scan.note
+
+
+def test_a_dtype_a_naive_scanner_would_misjudge_still_shows_the_hidden_call(tmp_path: Path) -> None:
+    """'M8[10s]' holds 8-byte items: reading its digits as a size (810) skipped the gadget right after the array."""
+    from tests.hostile import joblib_dtype_lie
+
+    path = tmp_path / "lie.joblib"
+    path.write_bytes(joblib_dtype_lie("touch pwned", "M8[10s]"))
+
+    scan = scan_pickle_globals(path, inline_arrays=True)
+
+    assert "posix.system" in scan.needs_review or "os.system" in scan.needs_review
+
+
+def test_a_huge_byte_string_is_skipped_in_chunks_not_held_in_memory(tmp_path: Path) -> None:
+    """A small gzip file declaring a 512 MiB byte string: the scan must not read it into one buffer."""
+    import gzip
+    import resource
+    import struct
+
+    size = 512 * 1024**2
+    path = tmp_path / "big.joblib"
+    with gzip.open(path, "wb", compresslevel=1) as handle:
+        handle.write(b"\x80\x04\x8e" + struct.pack("<Q", size))
+        chunk = b"\0" * (16 * 1024**2)
+        for _ in range(size // len(chunk)):
+            handle.write(chunk)
+        handle.write(b"0cos\nsystem\n.")
+    assert path.stat().st_size < 4 * 1024**2
+    before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+
+    scan = scan_pickle_globals(path, inline_arrays=True)
+
+    growth_mib = (resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - before) / 1024
+    assert growth_mib < 128
+    assert "os.system" in scan.needs_review
+
+
+def test_fickling_gives_a_second_opinion_that_never_makes_a_file_look_safer(tmp_path: Path) -> None:
+    opinion = second_opinion(dump(tmp_path / "shell.pkl", ShellPayload(), 4))
+    assert opinion["tool"] == "fickling"
+    assert opinion["version"]
+    assert opinion["raises_concern"] is True
+    assert any("system" in finding for finding in opinion["findings"])

@@ -32,7 +32,12 @@ def test_every_format_names_a_loader_module() -> None:
         "pickle",
         "joblib",
     }
-    assert {name for name, spec in FORMATS.items() if spec.requires_trust} == {"pyfunc", "pickle", "joblib"}
+    assert {name for name, spec in FORMATS.items() if spec.requires_trust} == {
+        "pyfunc",
+        "pickle",
+        "joblib",
+        "savedmodel",
+    }
     for spec in FORMATS.values():
         assert spec.module.startswith("serving.loaders.")
 

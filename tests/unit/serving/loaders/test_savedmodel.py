@@ -1,4 +1,4 @@
-"""serving.loaders.savedmodel: zipped SavedModels are checked before TensorFlow is needed."""
+"""serving.loaders.savedmodel: zipped SavedModels are checked before TensorFlow is needed and load only trusted."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from serving.loaders import LoaderError, RuntimeMissing, load
+from serving.loaders import LoaderError, RuntimeMissing, TrustRequired, load
 
 
 def test_savedmodel_without_tensorflow_reports_the_runtime_missing(
@@ -22,7 +22,7 @@ def test_savedmodel_without_tensorflow_reports_the_runtime_missing(
         archive.writestr("export/variables/variables.index", b"")
 
     with pytest.raises(RuntimeMissing, match=r"TensorFlow is not installed.*requirements-keras\.txt"):
-        load("savedmodel", path, trusted=False)
+        load("savedmodel", path, trusted=True)
 
 
 def test_zip_without_saved_model_pb_is_invalid(tmp_path: Path) -> None:
@@ -50,7 +50,9 @@ def test_real_savedmodel_round_trip(tmp_path: Path) -> None:
         for file in folder.rglob("*"):
             archive.write(file, file.relative_to(tmp_path).as_posix())
 
-    model = load("savedmodel", path, trusted=False, work_dir=tmp_path / "work")
+    with pytest.raises(TrustRequired, match="can read and write files"):
+        load("savedmodel", path, trusted=False, work_dir=tmp_path / "work")
+    model = load("savedmodel", path, trusted=True, work_dir=tmp_path / "work")
 
     np.testing.assert_allclose(model.predict(np.ones((2, 4))), np.full((2, 4), 2.0))
     assert model.signature["inputs"] == [{"name": "x", "datatype": "FP32", "shape": [-1, 4]}]
