@@ -40,7 +40,7 @@ services: install
 migrate: services
 	$(BIN)/python manage.py migrate --no-input
 
-up: migrate frontend/dist/index.html
+up: var/secrets.env migrate frontend/dist/index.html
 	$(BIN)/python manage.py collectstatic --no-input --verbosity 0
 	@mkdir -p var
 	@echo "----------------------------------------------------------------------"
@@ -57,6 +57,23 @@ test: install-dev frontend/dist/index.html chromium
 	$(BIN)/ruff format --check .
 	$(BIN)/python scripts/check_services.py
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+# Random secrets, written on first run only (mode 0600) and never overwritten; the settings read var/secrets.env
+# (the environment still wins). var/compose.env is the same for docker/compose.yaml, plus the database password.
+SECRET = $(PYTHON) -c 'import secrets; print(secrets.token_urlsafe(48))'
+var/secrets.env:
+	@mkdir -p var
+	@umask 077 && printf 'SECRET_KEY=%s\nRAYLANE_ARTIFACT_SIGNING_KEY=%s\n' "$$($(SECRET))" "$$($(SECRET))" > $@.partial
+	@chmod 600 $@.partial && mv $@.partial $@
+	@echo "wrote random SECRET_KEY and RAYLANE_ARTIFACT_SIGNING_KEY to $@ (mode 0600)"
+
+var/compose.env:
+	@mkdir -p var
+	@umask 077 && password="$$($(SECRET))" && printf '%s\n' "SECRET_KEY=$$($(SECRET))" \
+		"RAYLANE_ARTIFACT_SIGNING_KEY=$$($(SECRET))" "POSTGRES_PASSWORD=$$password" \
+		"DATABASE_URL=postgres://raylane:$$password@postgres:5432/raylane" > $@.partial
+	@chmod 600 $@.partial && mv $@.partial $@
+	@echo "wrote random secrets for docker/compose.yaml to $@ (mode 0600)"
 
 # The web console (frontend/, Vite + TypeScript), rebuilt when its sources or locked dependencies change.
 frontend/dist/index.html: frontend/package-lock.json frontend/package.json frontend/index.html frontend/vite.config.ts \

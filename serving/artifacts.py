@@ -1,5 +1,6 @@
-"""Artifacts on any node: a shared folder when there is one, else the control plane's internal endpoint; the
-sha256 is verified before anything is loaded, and downloads are kept in a bounded LRU cache on local disk."""
+"""Artifacts on any node: a shared folder when there is one, else the control plane's internal endpoint through the
+version's own signed, expiring link; the sha256 is verified before anything is loaded, and downloads are kept in a
+bounded LRU cache on local disk. The fetcher holds no credential: a link opens one artifact, until it expires."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ import os
 import tempfile
 import threading
 from pathlib import Path
+from urllib.parse import urlsplit, urlunsplit
 
 import requests
 
@@ -18,6 +20,11 @@ CHUNK = 1024 * 1024
 
 class ArtifactUnavailable(Exception):
     """The artifact could not be fetched or did not match its sha256; the message says where it looked."""
+
+
+def without_query(url: str) -> str:
+    parts = urlsplit(url)
+    return urlunsplit((parts.scheme, parts.netloc, parts.path, "", ""))
 
 
 def file_sha256(path: Path) -> str:
@@ -33,23 +40,20 @@ class ArtifactFetcher:
         self,
         *,
         shared_path: str | None = None,
-        url: str | None = None,
-        token: str | None = None,
         cache_dir: str | None = None,
         cache_bytes: int = 10 * 1024**3,
         timeout_s: float = 60.0,
     ) -> None:
         self.shared_path = Path(shared_path) if shared_path else None
-        self.url = url.rstrip("/") if url else None
-        self.token = token
         self.cache_dir = Path(cache_dir or Path(tempfile.gettempdir()) / "raylane-artifact-cache")
         self.cache_bytes = cache_bytes
         self.timeout_s = timeout_s
         self.verified: dict[Path, tuple[float, int]] = {}
         self.lock = threading.Lock()
 
-    def fetch(self, sha256: str) -> Path:
-        """A local path holding exactly the bytes named by `sha256`."""
+    def fetch(self, sha256: str, url: str | None = None) -> Path:
+        """A local path holding exactly the bytes named by `sha256`, downloaded from `url` (the version's signed
+        link) when neither the shared folder nor the cache has them."""
         if len(sha256) != 64 or any(c not in "0123456789abcdef" for c in sha256):
             raise ArtifactUnavailable(f"{sha256!r} is not a sha256 hex digest")
         tried = []
@@ -62,11 +66,11 @@ class ArtifactFetcher:
         if cached.exists():
             os.utime(cached)  # mark as recently used for the LRU
             return cached
-        if self.url is not None:
-            return self.download(sha256)
+        if url:
+            return self.download(sha256, url)
         tried.append(f"cache {cached}")
         raise ArtifactUnavailable(
-            f"artifact {sha256[:12]}… not found ({'; '.join(tried)}) and no control-plane URL is configured"
+            f"artifact {sha256[:12]}… not found ({'; '.join(tried)}) and its version carries no download link"
         )
 
     def verify(self, path: Path, sha256: str) -> Path:
@@ -81,15 +85,14 @@ class ArtifactFetcher:
             self.verified[path] = stamp
         return path
 
-    def download(self, sha256: str) -> Path:
+    def download(self, sha256: str, url: str) -> Path:
         self.cache_dir.mkdir(parents=True, exist_ok=True)
-        headers = {"Authorization": f"Bearer {self.token}"} if self.token else {}
-        address = f"{self.url}/{sha256}"
+        address = without_query(url)  # messages reach people: never repeat the signature
         digest = hashlib.sha256()
         handle = tempfile.NamedTemporaryFile(dir=self.cache_dir, prefix=".partial-", delete=False)  # noqa: SIM115
         partial = Path(handle.name)
         try:
-            with handle, requests.get(address, headers=headers, stream=True, timeout=self.timeout_s) as response:
+            with handle, requests.get(url, stream=True, timeout=self.timeout_s) as response:
                 if response.status_code != 200:
                     raise ArtifactUnavailable(f"GET {address} answered {response.status_code}: {response.text[:200]}")
                 for chunk in response.iter_content(CHUNK):
@@ -104,7 +107,8 @@ class ArtifactFetcher:
                 os.replace(partial, final)
             return final
         except requests.RequestException as exc:
-            raise ArtifactUnavailable(f"could not download {address}: {exc}") from exc
+            detail = str(exc).replace(urlsplit(url).query, "…") if urlsplit(url).query else str(exc)
+            raise ArtifactUnavailable(f"could not download {address}: {detail}") from exc
         finally:
             partial.unlink(missing_ok=True)
 

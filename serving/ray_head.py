@@ -13,6 +13,11 @@ start|stop|status|wait``, or ``start_head(HeadSettings.from_env())``. What Ray 2
   and pass its path. The dashboard then wants ``Authorization: Bearer <token>`` everywhere but a few health
   checks (``/api/version`` included); Serve's HTTP ingress and the Prometheus port stay open. ``RAYLANE_RAY_AUTH=off``
   sets ``RAY_AUTH_MODE=disabled``, since an unset mode turns auth on whenever ``~/.ray/auth_token`` exists.
+  Every Ray process, replicas included, needs the token: the C++ core worker (``AuthenticationTokenLoader``) reads
+  it from that variable or file when it connects to the GCS and raylet, and workers inherit the raylet's
+  environment, so a replica sees ``RAY_AUTH_TOKEN_PATH``. Hiding it would change nothing for code inside a replica:
+  that process already holds authenticated connections to the cluster (it can call the Serve controller). Trusted
+  code is therefore trusted with the Ray cluster; it never gets the control plane's secrets (``inheritable``).
 - Every port is explicit and moved by ``port_offset``, also those only the environment sets (HAProxy, Serve's
   direct-ingress ranges and fallback proxy, dashboard/autoscaler metrics). Ranges are 100 wide: offset by 100s.
 - Session files live under ``RAYLANE_RAY_DIR``; Unix socket paths stop at 107 bytes (HAProxy: 97), so the folder
@@ -77,6 +82,21 @@ HAPROXY_FILES = {  # RAY_SERVE_HAPROXY_<name> -> file in the HAProxy folder
     "CONFIG_FILE_LOC": "haproxy.cfg", "SOCKET_PATH": "admin.sock", "SERVER_STATE_BASE": "",
     "SERVER_STATE_FILE": "server-state", "METRICS_SOCKET_PATH": "metrics.sock", "BINARY_PATH": "haproxy-loopback",
 }
+# What Ray's processes, and so every replica (where a trusted version's own code runs), may inherit from whoever
+# starts the head: an allowlist of names, minus anything named like a credential. The control plane's secrets
+# (SECRET_KEY, DATABASE_URL, RAYLANE_ARTIFACT_SIGNING_KEY, ...) never reach model code; what a model needs goes in
+# RAYLANE_RUNTIME_ENV's env_vars, explicitly.
+INHERITED_NAMES = frozenset({
+    "PATH", "HOME", "USER", "LOGNAME", "LANG", "LANGUAGE", "TZ", "TERM", "SHELL", "HOSTNAME", "PWD", "VIRTUAL_ENV",
+    "LD_LIBRARY_PATH", "PYTHONPATH", "PYTHONHOME", "PYTHONUNBUFFERED", "PYTHONDONTWRITEBYTECODE", "PYTHONHASHSEED",
+    "HTTP_PROXY", "HTTPS_PROXY", "NO_PROXY", "http_proxy", "https_proxy", "no_proxy",
+    "SSL_CERT_FILE", "SSL_CERT_DIR", "REQUESTS_CA_BUNDLE",
+})
+INHERITED_PREFIXES = (
+    "RAY_", "RAYLANE_", "LC_", "OMP_", "MKL_", "OPENBLAS_", "NUMEXPR_", "VECLIB_", "CUDA_", "NVIDIA_", "NCCL_",
+    "XDG_", "TF_", "TORCH", "KERAS_", "HF_",
+)
+CREDENTIAL_WORDS = ("SECRET", "TOKEN", "PASSWORD", "PASSWD", "CREDENTIAL", "SIGNING", "PRIVATE", "_KEY", "KEY_")
 # fmt: on
 # Wildcard listeners Ray 2.60 gives no way to move (see module docstring), by process title prefix.
 UNFIXABLE_WILDCARD = ("ray::ServeReplica",)
@@ -240,9 +260,19 @@ def _write_haproxy_wrapper(settings: HeadSettings) -> Path:
     return wrapper
 
 
+def inheritable(environ: dict[str, str] | os._Environ[str]) -> dict[str, str]:
+    """The part of an environment Ray's processes may see (see INHERITED_NAMES)."""
+    return {
+        name: value
+        for name, value in environ.items()
+        if (name in INHERITED_NAMES or name.startswith(INHERITED_PREFIXES))
+        and not any(word in name.upper() for word in CREDENTIAL_WORDS)
+    }
+
+
 def build_environment(settings: HeadSettings, base: dict[str, str] | None = None) -> dict[str, str]:
     """The environment of ``ray start``; Ray's processes, workers and HAProxy all inherit it."""
-    env = dict(os.environ if base is None else base)
+    env = inheritable(os.environ if base is None else base)
     for inherited in ("RAY_ADDRESS", "RAY_DASHBOARD_URL", "RAY_AUTH_TOKEN", "RAY_AUTH_TOKEN_PATH"):
         env.pop(inherited, None)
     python_path = dict.fromkeys([str(PROJECT_ROOT), *filter(None, env.get("PYTHONPATH", "").split(os.pathsep))])

@@ -1,16 +1,26 @@
 """Settings shared by every environment. Everything that differs between machines comes from the environment."""
 
+import sys
 from datetime import timedelta
 from pathlib import Path
 
 import environ
 
+from .guards import INSECURE_ARTIFACT_SIGNING_KEY, INSECURE_SECRET_KEY, parse_networks
+
 BASE_DIR = Path(__file__).resolve().parent.parent.parent
 env = environ.Env()
 if (BASE_DIR / ".env").exists():
     environ.Env.read_env(BASE_DIR / ".env")
+# Random secrets `make up` generates on first run (0600); the environment still wins over the file.
+RAYLANE_SECRETS_FILE = Path(env("RAYLANE_SECRETS_FILE", default=str(BASE_DIR / "var" / "secrets.env")))
+if RAYLANE_SECRETS_FILE.is_file():
+    environ.Env.read_env(RAYLANE_SECRETS_FILE)
 
-SECRET_KEY = env("SECRET_KEY", default="insecure-local-development-key-change-me-in-production-0123456789")
+# The built-in keys only serve a loopback debug server: local.py and production.py refuse them otherwise (guards.py).
+SECRET_KEY = env("SECRET_KEY", default=INSECURE_SECRET_KEY)
+# Signs the expiring per-artifact download links replicas get; its own secret, never derived from SECRET_KEY.
+RAYLANE_ARTIFACT_SIGNING_KEY = env("RAYLANE_ARTIFACT_SIGNING_KEY", default=INSECURE_ARTIFACT_SIGNING_KEY)
 DEBUG = env.bool("DEBUG", default=False)
 ALLOWED_HOSTS = env.list("ALLOWED_HOSTS", default=["127.0.0.1", "localhost", "[::1]"])
 CSRF_TRUSTED_ORIGINS = env.list("CSRF_TRUSTED_ORIGINS", default=[])
@@ -42,6 +52,7 @@ MIDDLEWARE = [
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "controlplane.accounts.addresses.ClientAddressMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
 ]
@@ -65,9 +76,21 @@ TEMPLATES = [
     },
 ]
 
-DATABASES = {"default": env.db("DATABASE_URL", default="postgres://postgres@127.0.0.1:5432/raylane")}
+# Two database roles. The app connects as DATABASE_URL's role, which reads and writes rows but owns no table, so
+# even an injected query cannot alter the schema, drop the audit log's triggers or rewrite its entries (it may only
+# SELECT and INSERT there). `manage.py migrate` connects as DATABASE_MIGRATE_URL's role, the tables' owner, and
+# grants the app role its rights (accounts/dbroles.py). `make up` uses two local roles that
+# scripts/check_services.py creates: raylane (owner) and raylane_app. Setting only DATABASE_URL uses one role for
+# both, as before (the test suite does this).
+DATABASES = {"default": env.db("DATABASE_URL", default="postgres://raylane_app@127.0.0.1:5432/raylane")}
 DATABASES["default"]["CONN_MAX_AGE"] = env.int("DB_CONN_MAX_AGE", default=60)
 DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
+DATABASE_APP_ROLE = DATABASES["default"]["USER"]
+DATABASE_MIGRATE_URL = env(
+    "DATABASE_MIGRATE_URL", default=env("DATABASE_URL", default="postgres://raylane@127.0.0.1:5432/raylane")
+)
+if sys.argv[1:2] == ["migrate"]:  # `manage.py migrate` (or django-admin): the only command that runs as the owner
+    DATABASES["default"] = {**DATABASES["default"], **environ.Env.db_url_config(DATABASE_MIGRATE_URL)}
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 REDIS_URL = env("REDIS_URL", default="redis://127.0.0.1:6379/0")
@@ -138,16 +161,36 @@ RAYLANE_MAX_ZIP_ENTRIES = env.int("RAYLANE_MAX_ZIP_ENTRIES", default=10_000)
 # The load check runs in a subprocess with these limits, so a hostile or broken file cannot hurt the web process.
 RAYLANE_VALIDATION_TIMEOUT_S = env.int("RAYLANE_VALIDATION_TIMEOUT_S", default=120)
 RAYLANE_VALIDATION_MEMORY_BYTES = env.int("RAYLANE_VALIDATION_MEMORY_BYTES", default=8 * 1024**3)
+# ... and these: the largest file it may write, how many files it may hold open, and how many processes it may add
+# to the user's count (the kernel does not apply that one to root; the verdict records whether it held).
+RAYLANE_VALIDATION_FILE_BYTES = env.int("RAYLANE_VALIDATION_FILE_BYTES", default=RAYLANE_MAX_UNPACKED_BYTES)
+RAYLANE_VALIDATION_OPEN_FILES = env.int("RAYLANE_VALIDATION_OPEN_FILES", default=1024)
+RAYLANE_VALIDATION_MAX_PROCESSES = env.int("RAYLANE_VALIDATION_MAX_PROCESSES", default=64)
 RAYLANE_TOKEN_DEFAULT_DAYS = env.int("RAYLANE_TOKEN_DEFAULT_DAYS", default=90)
 RAYLANE_TOKEN_MAX_DAYS = env.int("RAYLANE_TOKEN_MAX_DAYS", default=365)
 
 # Uploads stream through a hashing handler straight to a file next to the artifact store, never into memory.
 FILE_UPLOAD_HANDLERS = ["controlplane.registry.uploads.HashingUploadHandler"]
-FILE_UPLOAD_MAX_MEMORY_SIZE = 0
-FILE_UPLOAD_TEMP_DIR = None  # set by the handler to <artifact root>/incoming, on the same filesystem as the store
+# The ASGI handler spools every request body before Django sees it: past this many bytes it goes to a file under
+# <artifact root>/incoming (controlplane.asgi), never to memory. Not 0: for Python's SpooledTemporaryFile, 0 means
+# "never roll over", i.e. hold the whole body in memory.
+FILE_UPLOAD_MAX_MEMORY_SIZE = 256 * 1024
+FILE_UPLOAD_TEMP_DIR = None  # controlplane.asgi and the upload handler use <artifact root>/incoming
 DATA_UPLOAD_MAX_MEMORY_SIZE = 5 * 1024 * 1024
+# Refused by the ASGI middleware (controlplane.api.limits) before authentication or Django reads a byte: any
+# request body over RAYLANE_MAX_REQUEST_BYTES, except uploads of a version (limit RAYLANE_MAX_UPLOAD_BYTES).
+RAYLANE_MAX_REQUEST_BYTES = env.int("RAYLANE_MAX_REQUEST_BYTES", default=1024 * 1024)
+# Per-request limits of the model servers (inference), defaults for every deployment.
+RAYLANE_INFERENCE_MAX_BODY_BYTES = env.int("RAYLANE_INFERENCE_MAX_BODY_BYTES", default=16 * 1024**2)
+RAYLANE_INFERENCE_MAX_ELEMENTS = env.int("RAYLANE_INFERENCE_MAX_ELEMENTS", default=10_000_000)
+RAYLANE_INFERENCE_MAX_DEPTH = env.int("RAYLANE_INFERENCE_MAX_DEPTH", default=32)
 
 # --- REST API -------------------------------------------------------------------------------------------------
+# How many reverse proxies of ours stand in front of the web process. 0: the client is the TCP peer and
+# X-Forwarded-For is ignored (anyone can write it); N: the Nth X-Forwarded-For entry from the right. Used by the
+# throttles and every audit entry (accounts/addresses.py). uvicorn itself rewrites REMOTE_ADDR from X-Forwarded-For
+# for peers in its --forwarded-allow-ips (default 127.0.0.1): run it with --no-proxy-headers when NUM_PROXIES > 0.
+NUM_PROXIES = env.int("NUM_PROXIES", default=0)
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [
         "controlplane.accounts.authentication.BearerTokenAuthentication",
@@ -163,11 +206,15 @@ REST_FRAMEWORK = {
     "PAGE_SIZE": 50,
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
     "EXCEPTION_HANDLER": "controlplane.api.exceptions.exception_handler",
+    # Login: per client address (`auth`, also token creation) and per username (`auth_username`), see
+    # accounts/throttling.py. NUM_PROXIES below decides which address counts.
     "DEFAULT_THROTTLE_RATES": {
         "auth": env("RAYLANE_THROTTLE_AUTH", default="20/min"),
+        "auth_username": env("RAYLANE_THROTTLE_AUTH_USERNAME", default="10/min"),
         "upload": env("RAYLANE_THROTTLE_UPLOAD", default="60/hour"),
     },
     "TEST_REQUEST_DEFAULT_FORMAT": "json",
+    "NUM_PROXIES": NUM_PROXIES,
 }
 
 SPECTACULAR_SETTINGS = {
@@ -216,10 +263,14 @@ RAYLANE_SERVE_PORT = env.int("RAYLANE_SERVE_PORT", default=8080)
 # "ray" drives the cluster at RAY_DASHBOARD_URL; "memory" is the in-process twin for fast control-plane tests.
 RAYLANE_SERVE_CLUSTER = env("RAYLANE_SERVE_CLUSTER", default="ray")
 # Replicas read artifacts from this folder when it is mounted on their node (the artifact root on one machine),
-# and otherwise download them from the control plane's internal endpoint with the cluster token.
+# and otherwise download them from the control plane's internal endpoint with per-artifact signed links that expire
+# after RAYLANE_ARTIFACT_URL_TTL_S (renewed by reconcile once half of that is left, so the Serve config stays put).
 RAYLANE_ARTIFACT_SHARED_PATH = env("RAYLANE_ARTIFACT_SHARED_PATH", default=str(RAYLANE_ARTIFACT_ROOT))
 RAYLANE_INTERNAL_URL = env("RAYLANE_INTERNAL_URL", default="http://127.0.0.1:8000")
-RAYLANE_CLUSTER_TOKEN = env("RAYLANE_CLUSTER_TOKEN", default="")
+RAYLANE_ARTIFACT_URL_TTL_S = env.int("RAYLANE_ARTIFACT_URL_TTL_S", default=7 * 24 * 3600)
+# /internal/artifacts/ answers only these source networks (the Ray nodes): CIDRs, comma-separated.
+RAYLANE_INTERNAL_ALLOWED_NETWORKS = env.list("RAYLANE_INTERNAL_ALLOWED_NETWORKS", default=["127.0.0.0/8", "::1/128"])
+parse_networks(RAYLANE_INTERNAL_ALLOWED_NETWORKS, "RAYLANE_INTERNAL_ALLOWED_NETWORKS")
 # Each tick of an active rollout schedules the next one (Celery countdown); tests turn this off and tick by hand.
 RAYLANE_ROLLOUT_AUTO_TICK = env.bool("RAYLANE_ROLLOUT_AUTO_TICK", default=True)
 # An active rollout no worker advanced for this long gets its tick chain restarted by beat (a lost countdown).
@@ -241,5 +292,13 @@ RAYLANE_METRICS_ROLLUP_RETENTION_S = env.int("RAYLANE_METRICS_ROLLUP_RETENTION_S
 PROMETHEUS_URL = env("PROMETHEUS_URL", default="")
 # Replica log lines kept per deployment for late joiners and the REST history.
 RAYLANE_LOG_LINES_KEPT = env.int("RAYLANE_LOG_LINES_KEPT", default=1000)
+# Open websockets re-check their user every this many seconds (membership, session, token) and close when it is gone.
+RAYLANE_WS_RECHECK_S = env.float("RAYLANE_WS_RECHECK_S", default=5.0)
+# The log backlog a logs socket gets on connect or on a filter change: at most this many bytes, the newest lines.
+RAYLANE_WS_BACKLOG_BYTES = env.int("RAYLANE_WS_BACKLOG_BYTES", default=256 * 1024)
+# Filter changes on a logs socket: a burst of this many, refilled at this many per second; a client that sends
+# faster gets one error message and is closed (4429).
+RAYLANE_WS_FILTER_BURST = env.int("RAYLANE_WS_FILTER_BURST", default=5)
+RAYLANE_WS_FILTER_RATE = env.float("RAYLANE_WS_FILTER_RATE", default=1.0)
 # A bearer token for Prometheus to scrape the control plane's /metrics; without it only site admins may read it.
 RAYLANE_METRICS_TOKEN = env("RAYLANE_METRICS_TOKEN", default="")

@@ -1,14 +1,28 @@
 """Test suite: the real Postgres and Redis, fast password hashing, generous throttles unless a test tightens them."""
 
 from .base import *  # noqa: F403
-from .base import BASE_DIR, REST_FRAMEWORK, channel_layers, env
+from .base import BASE_DIR, DATABASES, REST_FRAMEWORK, channel_layers, env
 
 DEBUG = False
+# Fixed keys of its own: the suite runs without var/secrets.env and never serves anyone.
+SECRET_KEY = "test-only-secret-key-never-used-outside-the-test-suite-0123456789"
+RAYLANE_ARTIFACT_SIGNING_KEY = "test-only-artifact-signing-key-never-used-outside-the-test-suite"
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+# One role that may create the test database (by default the local superuser), not make up's two roles. Transactional
+# tests flush tables with TRUNCATE, which the audit log refuses unless its owner's session asks for it like this.
+_database = env.db("DATABASE_URL", default="postgres://postgres@127.0.0.1:5432/raylane")
+DATABASES = {
+    "default": {
+        **DATABASES["default"],
+        **_database,
+        "OPTIONS": {**_database.get("OPTIONS", {}), "options": "-c raylane.audit_truncate=allow"},
+    }
+}
+DATABASE_APP_ROLE = DATABASES["default"]["USER"]
 RAYLANE_ARTIFACT_ROOT = env.path("RAYLANE_ARTIFACT_ROOT", default=str(BASE_DIR / "var" / "test-artifacts"))
 REST_FRAMEWORK = {
     **REST_FRAMEWORK,
-    "DEFAULT_THROTTLE_RATES": {"auth": "10000/min", "upload": "10000/min"},
+    "DEFAULT_THROTTLE_RATES": {"auth": "10000/min", "auth_username": "10000/min", "upload": "10000/min"},
 }
 CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
 STORAGES = {
