@@ -1,13 +1,17 @@
-"""ASGI entry point: HTTP goes to Django; websockets go through session authentication and an Origin check
-(only ALLOWED_HOSTS) to the monitoring consumers."""
+"""ASGI entry point: HTTP goes through the request size limit (controlplane.api.limits, before Django reads a byte)
+to Django; websockets go through session authentication and an Origin check (only ALLOWED_HOSTS) to the monitoring
+consumers."""
 
 import os
 
-from django.core.asgi import get_asgi_application
+import django
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "controlplane.settings.local")
+django.setup(set_prefix=False)  # as get_asgi_application() does, before the consumers import models
 
-django_application = get_asgi_application()  # sets Django up before the consumers import models
+from controlplane.api.limits import RequestSizeLimit, SpoolingASGIHandler  # noqa: E402
+
+django_application = SpoolingASGIHandler()
 
 from channels.auth import AuthMiddlewareStack  # noqa: E402
 from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402
@@ -17,7 +21,7 @@ from controlplane.monitoring.routing import websocket_urlpatterns  # noqa: E402
 
 application = ProtocolTypeRouter(
     {
-        "http": django_application,
+        "http": RequestSizeLimit(django_application),
         "websocket": AllowedHostsOriginValidator(AuthMiddlewareStack(URLRouter(websocket_urlpatterns))),
     }
 )

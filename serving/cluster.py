@@ -412,8 +412,8 @@ class InMemoryServeCluster(ServeCluster):
         self._apps: dict[str, ApplicationStatus] = {}
         self._random = random.Random(0)
         self._next_pid = 20000
-        self.requests: dict[tuple[str, int, int], int] = {}
-        self.latencies: dict[tuple[str, int], list[float]] = {}
+        self.requests: dict[tuple[str, int, int, str], int] = {}
+        self.latencies: dict[tuple[str, int, str], list[float]] = {}
 
     def _check_reachable(self) -> None:
         if not self.reachable:
@@ -494,12 +494,21 @@ class InMemoryServeCluster(ServeCluster):
         self._apps = {}
 
     def record_requests(
-        self, model: str, version: int, *, code: int = 200, count: int = 1, latency_ms: float = 5.0
+        self,
+        model: str,
+        version: int,
+        *,
+        code: int = 200,
+        count: int = 1,
+        latency_ms: float = 5.0,
+        routed: str = "split",
     ) -> None:
-        """Pretend the model server answered requests: they show up in `metrics_text` as its replicas export them."""
-        key = (model, version, code)
+        """Pretend the model server answered requests: they show up in `metrics_text` as its replicas export them
+        (`routed`: "split" or "pinned"; the latency of 4xx answers is exported as "rejected", as the server does)."""
+        key = (model, version, code, routed)
         self.requests[key] = self.requests.get(key, 0) + count
-        self.latencies.setdefault((model, version), []).extend([latency_ms] * count)
+        latency_routed = "rejected" if 400 <= code < 500 else routed
+        self.latencies.setdefault((model, version, latency_routed), []).extend([latency_ms] * count)
 
     def _model_server_lines(self) -> list[str]:
         """What model server replicas export: every version in their user_config loads at once in the twin."""
@@ -518,16 +527,17 @@ class InMemoryServeCluster(ServeCluster):
                     for spec in versions:
                         labels = f'model="{model}",version="{spec["version"]}",replica="{replica.replica_id}"'
                         lines.append(f"ray_raylane_version_ready{{{labels}}} 1.0")
-        for (model, version, code), count in sorted(self.requests.items()):
-            labels = f'model="{model}",version="{version}",code="{code}",replica="{first_replica.get(model, "x")}"'
+        for (model, version, code, routed), count in sorted(self.requests.items()):
+            replica = first_replica.get(model, "x")
+            labels = f'model="{model}",version="{version}",code="{code}",routed="{routed}",replica="{replica}"'
             lines.append(f"ray_raylane_requests{{{labels}}} {float(count)}")
         lines.append("# TYPE ray_raylane_request_latency_ms_bucket gauge")
-        for (model, version), latencies in sorted(self.latencies.items()):
+        for (model, version, routed), latencies in sorted(self.latencies.items()):
             replica = first_replica.get(model, "x")
             for bound in ("5", "10", "20", "50", "100", "200", "500", "1000", "+Inf"):
                 limit = float("inf") if bound == "+Inf" else float(bound)
                 inside = sum(1 for value in latencies if value <= limit)
-                labels = f'model="{model}",version="{version}",le="{bound}",replica="{replica}"'
+                labels = f'model="{model}",version="{version}",routed="{routed}",le="{bound}",replica="{replica}"'
                 lines.append(f"ray_raylane_request_latency_ms_bucket{{{labels}}} {float(inside)}")
         return lines
 

@@ -38,6 +38,8 @@ class VersionSpec:
     size: int = 0
     trusted: bool = False
     signature: dict[str, Any] | None = None
+    # The control plane's signed, expiring link for this artifact alone (None: shared folder only).
+    artifact_url: str | None = None
 
 
 @dataclass(frozen=True)
@@ -69,6 +71,24 @@ class Shadow:
 
 
 @dataclass(frozen=True)
+class RequestLimits:
+    """What one inference request may hold; the model server answers 413 or 400 beyond (serving.protocol)."""
+
+    max_body_bytes: int = 16 * 1024**2
+    max_elements: int = 10_000_000
+    max_depth: int = 32
+
+
+@dataclass(frozen=True)
+class InferenceAccess:
+    """Data-plane keys (sha256 hex digests only) and who may pin a version: "open", or "keyed" (key holders)."""
+
+    key_hashes: tuple[str, ...] = ()
+    require_key: bool = False
+    pins: str = "open"
+
+
+@dataclass(frozen=True)
 class ModelSpec:
     """One deployed model: every version its replicas hold, and how requests are split between them."""
 
@@ -84,23 +104,22 @@ class ModelSpec:
     dedicated: bool = False
     # Pooled (long-tail models): served by the shared pool in the `/` application, loaded on first use.
     pooled: bool = False
+    limits: RequestLimits = field(default_factory=RequestLimits)
+    access: InferenceAccess = field(default_factory=InferenceAccess)
 
 
 @dataclass(frozen=True)
 class ArtifactSource:
-    """Where replicas fetch artifacts: a shared folder (same machine, NFS) and/or the control plane's endpoint."""
+    """Where replicas look for artifacts before downloading them with their version's own link: a shared folder
+    (same machine, NFS) and a local cache. No credential travels here: `args` are the same for every version."""
 
     shared_path: str | None = None
-    url: str | None = None
-    token: str | None = None
     cache_dir: str | None = None
     cache_bytes: int = 10 * 1024**3
 
     def as_args(self) -> dict[str, Any]:
         return {
             "shared_path": self.shared_path,
-            "url": self.url,
-            "token": self.token,
             "cache_dir": self.cache_dir,
             "cache_bytes": self.cache_bytes,
         }
@@ -164,8 +183,15 @@ def validate_model(model: ModelSpec) -> None:
     unknown_protocols = set(model.protocols) - set(PROTOCOLS)
     if unknown_protocols or not model.protocols:
         raise DesiredStateError(f"model {model.name}: protocols must be a non-empty subset of {PROTOCOLS}")
+    if model.access.pins not in ("open", "keyed"):
+        raise DesiredStateError(f"model {model.name}: pins must be 'open' or 'keyed', not {model.access.pins!r}")
     if model.pooled and model.dedicated:
         raise DesiredStateError(f"model {model.name}: a model is either pooled or dedicated, not both")
+    if model.pooled and any(spec.trusted for spec in model.versions):
+        raise DesiredStateError(
+            f"model {model.name}: a trusted version runs its own code and never shares a pool replica with other "
+            "teams' models; serve it unpooled"
+        )
     scaling = model.autoscaling
     if scaling.min_replicas < 0 or scaling.max_replicas < max(1, scaling.min_replicas):
         raise DesiredStateError(f"model {model.name}: autoscaling needs 0 <= min_replicas <= max_replicas, max >= 1")
@@ -179,6 +205,7 @@ def version_entry(spec: VersionSpec) -> dict[str, Any]:
         "size": spec.size,
         "trusted": spec.trusted,
         "signature": spec.signature,
+        "artifact_url": spec.artifact_url,
     }
 
 
@@ -203,6 +230,16 @@ def user_config(model: ModelSpec) -> dict[str, Any]:
         "weights": {str(version): percent for version, percent in sorted(model.weights)},
         "shadow": None if model.shadow is None else {"version": model.shadow.version, "percent": model.shadow.percent},
         "batching": batching_entry(model.batching),
+        "limits": {
+            "max_body_bytes": model.limits.max_body_bytes,
+            "max_elements": model.limits.max_elements,
+            "max_depth": model.limits.max_depth,
+        },
+        "access": {
+            "key_hashes": sorted(model.access.key_hashes),
+            "require_key": model.access.require_key,
+            "pins": model.access.pins,
+        },
     }
 
 

@@ -10,7 +10,6 @@ reported failed (metadata endpoint, `raylane_version_ready` gauge, replica log) 
 from __future__ import annotations
 
 import asyncio
-import contextvars
 import logging
 import random
 import time
@@ -26,34 +25,15 @@ from serving import protocol
 from serving.artifacts import ArtifactFetcher
 from serving.batching import MicroBatcher
 from serving.dedicated import RemoteVersion
-from serving.routing import NoVersionAvailable, RoutingTable, outputs_agree
-from serving.server_metrics import VersionMetrics
-from serving.versions import VersionState, load_version, log_fields
+from serving.routing import Access, NoVersionAvailable, RoutingTable, outputs_agree
+from serving.server_metrics import PINNED, SPLIT, VersionMetrics
+from serving.versions import SERVING, ServingLogFields, VersionState, install_log_fields, load_version, serving
 
+__all__ = ["SERVING", "ModelServer", "ServingLogFields", "build_app"]
 logger = logging.getLogger("ray.serve")
-SERVING: contextvars.ContextVar[tuple[str, int] | None] = contextvars.ContextVar("raylane_serving", default=None)
-
-
-class ServingLogFields(logging.Filter):
-    """Adds `raylane_model` and `raylane_version` to the records of the replica's Serve logger (which also gets the
-    replica's prints and stderr) logged while a version predicts: with JSON log encoding they become fields the
-    monitor reads. A pool replica serves many models, hence a context variable rather than a field per server."""
-
-    def filter(self, record: logging.LogRecord) -> bool:
-        serving = SERVING.get()
-        if serving is not None and not hasattr(record, "raylane_version"):  # a line may name its version itself
-            record.raylane_model, record.raylane_version = serving
-        return True
-
-
-def install_log_fields() -> None:
-    if not any(isinstance(existing, ServingLogFields) for existing in logger.filters):
-        logger.addFilter(ServingLogFields())
-
-
 PIN_HEADER = "x-raylane-version"
 SESSION_HEADER = "x-raylane-session"
-INPUT_ERRORS = (ValueError, TypeError, KeyError, IndexError)
+INPUT_ERRORS = (ValueError, TypeError, KeyError, IndexError, OverflowError)
 METRICS_FLUSH_S = 0.25  # Ray exports every 1 s and the monitor samples every 1 s: ~1.5 s to the browser
 REMOTE_LOAD_TIMEOUT_S = 600
 
@@ -83,6 +63,8 @@ class ModelServer:
         self.batching = False
         self.ready: frozenset[int] = frozenset()
         self.batchers: dict[int, MicroBatcher] = {}
+        self.limits = protocol.Limits()
+        self.access = Access()
         self.background: set[asyncio.Task] = set()
         self.flusher: asyncio.Task | None = None
 
@@ -142,6 +124,8 @@ class ModelServer:
             if self.batching and state.state == "ready" and not isinstance(state.model, RemoteVersion)
         }
         self.ready = frozenset(number for number, s in self.versions.items() if s.state in ("ready", "cold"))
+        self.limits = protocol.Limits.from_user_config(config.get("limits"))
+        self.access = Access.from_user_config(config.get("access"))
         self.table = RoutingTable.from_user_config(config)
         for number in [number for number in self.versions if number not in wanted]:
             self.drop(number)
@@ -223,9 +207,8 @@ class ModelServer:
             state.work_dir.cleanup()
             state.work_dir = None
         self.metrics.ready.set(0, tags=self.metrics.tags(number))
-        logger.info(
-            "%s v%s evicted from this pool replica", self.model_name, number, extra=log_fields(self.model_name, number)
-        )
+        with serving(self.model_name, number):
+            logger.info("%s v%s evicted from this pool replica", self.model_name, number)
 
     def drop(self, number: int) -> None:
         state = self.versions.pop(number)
@@ -234,7 +217,8 @@ class ModelServer:
         self.metrics.ready.set(0, tags=self.metrics.tags(number))
         if state.work_dir is not None:
             state.work_dir.cleanup()
-        logger.info("%s v%s dropped", self.model_name, number, extra=log_fields(self.model_name, number))
+        with serving(self.model_name, number):
+            logger.info("%s v%s dropped", self.model_name, number)
 
     def ready_versions(self) -> frozenset[int]:
         return self.ready
@@ -266,8 +250,8 @@ class ModelServer:
         parts = [part for part in suffix.split("/") if part]
         pinned = None
         if len(parts) >= 2 and parts[0] == "versions":
-            if not parts[1].isdigit():
-                return error(404, f"no version {parts[1]!r} of {self.model_name}")
+            if not (parts[1].isascii() and parts[1].isdigit()) or len(parts[1]) > protocol.MAX_VERSION_DIGITS:
+                return error(404, f"no version {protocol.shown(parts[1])} of {self.model_name}")
             pinned, parts = int(parts[1]), parts[2:]
         if not parts and request.method == "GET":
             return self.metadata(pinned)
@@ -280,11 +264,21 @@ class ModelServer:
         return error(404, f"no endpoint {path} for model {self.model_name}")
 
     async def infer(self, request: Request, *, api: str, pinned: int | None) -> JSONResponse:
+        """Everything a client can get wrong is a 4xx naming the problem, logged at most as one line without a
+        traceback; pinned requests and 4xx answers are counted apart (`routed` tag), so they never weigh in a
+        rollout's analysis of the weighted split."""
         header_pin = request.headers.get(PIN_HEADER)
-        if header_pin is not None:
-            if not header_pin.strip().isdigit():
-                return error(400, f"{PIN_HEADER} must be a version number, not {header_pin!r}")
-            pinned = int(header_pin)
+        try:
+            if header_pin is not None:
+                pinned = protocol.parse_version(header_pin, "X-Raylane-Version")
+            protocol.check_content_type(request.headers.get("content-type"))
+            protocol.check_declared_length(request.headers.get("content-length"), self.limits)
+        except protocol.ProtocolError as exc:
+            return error(exc.status, exc.message)
+        refusal = self.access.refusal(request.headers, pinned=pinned is not None)
+        if refusal is not None:
+            return error(*refusal)
+        routed = PINNED if pinned is not None else SPLIT
         try:
             number = (
                 pinned
@@ -300,25 +294,31 @@ class ModelServer:
             reason = "is not deployed" if state is None else f"is {state.state} {state.error}".rstrip()
             return error(404 if state is None else 503, f"version {number} of {self.model_name} {reason}")
         started = time.perf_counter()
-        body = await request.body()
         self.metrics.begin(number)
         try:
+            body = await read_body(request, self.limits)
             if api == "v1":
-                inputs, request_id = protocol.parse_v1(body, state.signature), None
+                inputs, request_id = protocol.parse_v1(body, state.signature, self.limits), None
             else:
-                inputs, request_id = protocol.parse_v2(body, state.signature)
-            outputs = await self.predict(number, state, inputs)
+                inputs, request_id = protocol.parse_v2(body, state.signature, self.limits)
         except protocol.ProtocolError as exc:
-            self.metrics.answered(number, exc.status, elapsed_ms(started))
+            self.metrics.answered(number, exc.status, elapsed_ms(started), routed)
             return error(exc.status, exc.message, number)
+        except Exception as exc:  # whatever else a body can make the parser raise is the client's doing
+            self.metrics.answered(number, 400, elapsed_ms(started), routed)
+            logger.info("%s v%s: unreadable request body (%s)", self.model_name, number, type(exc).__name__)
+            return error(400, f"the request body could not be read as {api} inference input", number)
+        try:
+            outputs = await self.predict(number, state, inputs)
         except INPUT_ERRORS as exc:
-            self.metrics.answered(number, 400, elapsed_ms(started))
-            return error(400, f"the model rejected the input: {type(exc).__name__}: {exc}", number)
+            self.metrics.answered(number, 400, elapsed_ms(started), routed)
+            message = protocol.client_message(str(exc))
+            return error(400, f"the model rejected the input: {type(exc).__name__}: {message}", number)
         except Exception as exc:
-            self.metrics.answered(number, 500, elapsed_ms(started))
+            self.metrics.answered(number, 500, elapsed_ms(started), routed)
             logger.exception("%s v%s failed on a request", self.model_name, number)
-            return error(500, f"the model failed: {type(exc).__name__}: {exc}", number)
-        self.metrics.answered(number, 200, elapsed_ms(started))
+            return error(500, f"the model failed: {type(exc).__name__}: {protocol.client_message(str(exc))}", number)
+        self.metrics.answered(number, 200, elapsed_ms(started), routed)
         shadow = self.table.shadow_for(number, self.ready_versions(), rng=self.rng)
         if shadow is not None and pinned is None:
             self.mirror(shadow, inputs, outputs)
@@ -331,13 +331,13 @@ class ModelServer:
         return JSONResponse(payload, headers={"X-Raylane-Version": str(number)})
 
     async def predict(self, number: int, state: VersionState, inputs: Any) -> Any:
-        SERVING.set((self.model_name, number))  # for the rest of this task, log lines (and prints) name it
-        if isinstance(state.model, RemoteVersion):
-            return await state.model.predict(inputs)
-        batcher = self.batchers.get(number) if isinstance(inputs, np.ndarray) else None
-        if batcher is None:
-            return state.model.predict(inputs)
-        return await batcher.submit(inputs)
+        with serving(self.model_name, number):  # log lines and prints of the model's code name it, and only it
+            if isinstance(state.model, RemoteVersion):
+                return await state.model.predict(inputs)
+            batcher = self.batchers.get(number) if isinstance(inputs, np.ndarray) else None
+            if batcher is None:
+                return state.model.predict(inputs)
+            return await batcher.submit(inputs)
 
     def mirror(self, number: int, inputs: Any, primary: Any) -> None:
         async def run() -> None:
@@ -398,6 +398,17 @@ class ModelServer:
         else:
             ready = bool(self.table.effective(self.ready_versions()))
         return JSONResponse({"name": self.model_name, "ready": ready}, status_code=200 if ready else 503)
+
+
+async def read_body(request: Request, limits: protocol.Limits) -> bytes:
+    """The body, refused with a 413 as soon as it passes the limit (a chunked body has no Content-Length)."""
+    chunks, size = [], 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > limits.max_body_bytes:
+            raise protocol.ProtocolError(protocol.body_too_large(size, limits), status=413)
+        chunks.append(chunk)
+    return b"".join(chunks)
 
 
 def elapsed_ms(started: float) -> float:

@@ -9,6 +9,54 @@ from typing import Any
 
 import numpy as np
 
+KEY_HEADER = "x-raylane-key"
+KEY_PREFIX = "rk_"
+
+
+def hash_key(key: str) -> str:
+    """Data-plane keys are kept as sha256 hex digests: user_config, the database and logs never hold one."""
+    return hashlib.sha256(key.encode()).hexdigest()
+
+
+@dataclass(frozen=True)
+class Access:
+    """Who may call a deployment's inference routes, from `user_config["access"]`: with `require_key`, every
+    request needs a key whose hash is listed; with `pins == "keyed"`, only requests with such a key may pin a
+    version (`X-Raylane-Version` or `/versions/<n>/`), so outsiders can only reach the weighted split."""
+
+    key_hashes: frozenset[str] = frozenset()
+    require_key: bool = False
+    pins: str = "open"  # or "keyed"
+
+    @classmethod
+    def from_user_config(cls, raw: Any) -> Access:
+        if not isinstance(raw, dict):
+            return cls()
+        hashes = raw.get("key_hashes") or ()
+        return cls(
+            key_hashes=frozenset(str(value) for value in hashes if isinstance(value, str)),
+            require_key=bool(raw.get("require_key")),
+            pins="keyed" if raw.get("pins") == "keyed" else "open",
+        )
+
+    def key_is_valid(self, headers: Any) -> bool:
+        """A key from `X-Raylane-Key` or `Authorization: Bearer rk_…` whose hash is listed."""
+        key = (headers.get(KEY_HEADER) or "").strip()
+        if not key:
+            scheme, _, value = (headers.get("authorization") or "").partition(" ")
+            key = value.strip() if scheme.lower() == "bearer" else ""
+        return bool(key) and key.startswith(KEY_PREFIX) and hash_key(key) in self.key_hashes
+
+    def refusal(self, headers: Any, *, pinned: bool) -> tuple[int, str] | None:
+        """(status, message) when this request may not go on, else None. Checked before a version is chosen."""
+        if not self.require_key and not (pinned and self.pins == "keyed"):
+            return None
+        if self.key_is_valid(headers):
+            return None
+        if self.require_key:
+            return 401, "this model needs a data-plane key: send X-Raylane-Key: rk_… (or Authorization: Bearer rk_…)"
+        return 403, "pinning a version of this model needs a data-plane key (X-Raylane-Key: rk_…); the split does not"
+
 
 class NoVersionAvailable(Exception):
     """No version that takes traffic is loaded: the request gets a 503 naming the versions and their state."""

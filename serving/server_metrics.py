@@ -10,19 +10,24 @@ from ray.serve import metrics
 
 from serving.histogram import Histogram
 
+# The `routed` tag keeps apart what a rollout's analysis may read (the weighted split) from what any client can
+# aim at one version (pins) or make up (bodies the server refuses: 4xx, whose latency is kept apart too).
+SPLIT, PINNED, REJECTED = "split", "pinned", "rejected"
+
 
 class VersionMetrics:
     """Per-version counters, aggregated in plain Python on the request path and exported once a second.
 
     A Ray metric call per request costs about as much as a small model's prediction, so requests only bump local
     numbers; `flush()` sets cumulative gauges (tags model, version, plus Serve's application/deployment/replica).
-    They are cumulative per replica and restart from zero with it, like any Prometheus counter.
+    They are cumulative per replica and restart from zero with it, like any Prometheus counter. Request counts and
+    request latency carry `routed`: `split` or `pinned` (latency: `rejected` for 4xx answers, either way).
     """
 
     def __init__(self, model: str) -> None:
         self.model = model
-        self.counts: dict[tuple[int, int], int] = defaultdict(int)
-        self.latency: dict[str, dict[int, Histogram]] = {"request": {}, "shadow": {}}
+        self.counts: dict[tuple[int, int, str], int] = defaultdict(int)
+        self.latency: dict[str, dict[tuple[int, str], Histogram]] = {"request": {}, "shadow": {}}
         self.shadow: dict[int, list[int]] = defaultdict(lambda: [0, 0])
         self.cold_loads: dict[int, int] = defaultdict(int)
         self.in_flight: dict[int, int] = defaultdict(int)
@@ -42,16 +47,16 @@ class VersionMetrics:
     def begin(self, version: int) -> None:
         self.in_flight[version] += 1
 
-    def answered(self, version: int, code: int, elapsed_ms: float) -> None:
-        """One request done (every `begin` has exactly one `answered`)."""
+    def answered(self, version: int, code: int, elapsed_ms: float, routed: str = SPLIT) -> None:
+        """One request done (every `begin` has exactly one `answered`); `routed` is SPLIT or PINNED."""
         self.in_flight[version] = max(0, self.in_flight[version] - 1)
-        self.counts[(version, code)] += 1
-        self.observe("request", version, elapsed_ms)
+        self.counts[(version, code, routed)] += 1
+        self.observe("request", version, elapsed_ms, REJECTED if 400 <= code < 500 else routed)
 
-    def observe(self, kind: str, version: int, elapsed_ms: float) -> None:
-        histogram = self.latency[kind].get(version)
+    def observe(self, kind: str, version: int, elapsed_ms: float, routed: str = "") -> None:
+        histogram = self.latency[kind].get((version, routed))
         if histogram is None:
-            histogram = self.latency[kind][version] = Histogram()
+            histogram = self.latency[kind][(version, routed)] = Histogram()
         histogram.observe(elapsed_ms)
 
     def mirrored(self, version: int, agreed: bool, elapsed_ms: float) -> None:
@@ -61,12 +66,12 @@ class VersionMetrics:
         self.observe("shadow", version, elapsed_ms)
 
     def flush(self) -> None:
-        for (version, code), count in list(self.counts.items()):
-            self.requests_gauge.set(count, tags={**self.tags(version), "code": str(code)})
+        for (version, code, routed), count in list(self.counts.items()):
+            self.requests_gauge.set(count, tags={**self.tags(version), "code": str(code), "routed": routed})
         for kind, histograms in self.latency.items():
             buckets, total, count = self.latency_gauges[kind]
-            for version, histogram in list(histograms.items()):
-                tags = self.tags(version)
+            for (version, routed), histogram in list(histograms.items()):
+                tags = self.tags(version) | ({"routed": routed} if routed else {})
                 for bound, cumulative in histogram.cumulative():
                     buckets.set(cumulative, tags={**tags, "le": bound})
                 total.set(histogram.sum, tags=tags)
@@ -86,15 +91,17 @@ def shared_gauges() -> dict[str, Any]:
     tags = ("model", "version")
     return {
         "requests": metrics.Gauge(
-            "raylane_requests", "Requests answered by version and status code", tag_keys=(*tags, "code")
+            "raylane_requests",
+            "Requests answered by version, status code and routing (split or pinned)",
+            tag_keys=(*tags, "code", "routed"),
         ),
         "latency": {
             kind: (
-                metrics.Gauge(f"raylane_{kind}_latency_ms_bucket", f"{kind} latency histogram", (*tags, "le")),
-                metrics.Gauge(f"raylane_{kind}_latency_ms_sum", f"{kind} latency sum", tags),
-                metrics.Gauge(f"raylane_{kind}_latency_ms_count", f"{kind} latency count", tags),
+                metrics.Gauge(f"raylane_{kind}_latency_ms_bucket", f"{kind} latency histogram", (*keys, "le")),
+                metrics.Gauge(f"raylane_{kind}_latency_ms_sum", f"{kind} latency sum", keys),
+                metrics.Gauge(f"raylane_{kind}_latency_ms_count", f"{kind} latency count", keys),
             )
-            for kind in ("request", "shadow")
+            for kind, keys in (("request", (*tags, "routed")), ("shadow", tags))
         },
         "shadow_requests": metrics.Gauge("raylane_shadow_requests", "Mirrored requests", tags),
         "shadow_agreements": metrics.Gauge("raylane_shadow_agreements", "Mirrored answers that agreed", tags),

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import contextlib
+import contextvars
 import logging
 import tempfile
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -14,11 +17,48 @@ from serving.loaders import load
 from serving.loaders.base import LoaderError
 
 logger = logging.getLogger("ray.serve")
+# Which (model, version) the code running now serves: set by the server around loading and predicting, never by a
+# model. A pool replica serves many models, hence a context variable rather than a field per server.
+SERVING: contextvars.ContextVar[tuple[str, int] | None] = contextvars.ContextVar("raylane_serving", default=None)
+LOG_FIELDS = ("raylane_model", "raylane_version")
+FLATTENED_FIELDS = "ray_serve_extra_fields"
 
 
-def log_fields(model: str, version: int) -> dict[str, object]:
-    """`extra` for a log line about one version: the monitor files it under that version (JSON log fields)."""
-    return {"raylane_model": model, "raylane_version": version}
+class ServingLogFields(logging.Filter):
+    """Tags every record of the replica's Serve logger (which also gets the replica's prints and stderr) with
+    `raylane_model` and `raylane_version` from `SERVING`, and only from it: with JSON log encoding they become the
+    fields the monitor files a line under. Whatever a record already carries under those names (a model's code
+    logging with `extra=`, a child logger) is overwritten or removed, so a model in a shared pool replica cannot
+    have its lines attributed to another model; what it prints is only ever the `message`."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        for name in LOG_FIELDS:
+            record.__dict__.pop(name, None)
+        nested = record.__dict__.get(FLATTENED_FIELDS)  # Ray's JSON formatter lifts these keys to the top level
+        if isinstance(nested, dict) and any(name in nested for name in LOG_FIELDS):
+            setattr(record, FLATTENED_FIELDS, {k: v for k, v in nested.items() if k not in LOG_FIELDS})
+        serving = SERVING.get()
+        if serving is not None:
+            record.raylane_model, record.raylane_version = serving
+        return True
+
+
+def install_log_fields(target: logging.Logger = logger) -> None:
+    """On the logger (prints and Serve's own lines) and on each of its handlers: records of child loggers reach the
+    handlers without passing the parent logger's filters."""
+    for holder in (target, *target.handlers):
+        if not any(isinstance(existing, ServingLogFields) for existing in holder.filters):
+            holder.addFilter(ServingLogFields())
+
+
+@contextlib.contextmanager
+def serving(model: str, version: int) -> Iterator[None]:
+    """Log lines (and prints) inside the block are filed under this model and version."""
+    token = SERVING.set((model, version))
+    try:
+        yield
+    finally:
+        SERVING.reset(token)
 
 
 @dataclass
@@ -45,19 +85,20 @@ def load_version(state: VersionState, fetcher: ArtifactFetcher, model_name: str)
     """Fetch, verify and load a version in place; failures are recorded on the state, never raised."""
     number = state.spec["version"]
     started = time.perf_counter()
-    try:
-        path = fetcher.fetch(state.sha256)
-        state.work_dir = tempfile.TemporaryDirectory(prefix=f"raylane-{model_name}-v{number}-")
-        state.model = load(
-            state.spec["format"], path, trusted=bool(state.spec.get("trusted")), work_dir=Path(state.work_dir.name)
-        )
-        state.state = "ready"
-    except (ArtifactUnavailable, LoaderError, OSError, MemoryError) as exc:
-        state.state, state.error = "failed", f"{type(exc).__name__}: {exc}"
-    except Exception as exc:  # a model's own code may raise anything while loading
-        state.state, state.error = "failed", f"{type(exc).__name__}: {exc}"
-    state.load_ms = (time.perf_counter() - started) * 1000
-    if state.state == "ready":
-        logger.info("%s v%s loaded in %.0f ms", model_name, number, state.load_ms, extra=log_fields(model_name, number))
-    else:
-        logger.error("%s v%s failed to load: %s", model_name, number, state.error, extra=log_fields(model_name, number))
+    with serving(model_name, number):  # what a model's code prints while loading is filed under it too
+        try:
+            path = fetcher.fetch(state.sha256, state.spec.get("artifact_url"))
+            state.work_dir = tempfile.TemporaryDirectory(prefix=f"raylane-{model_name}-v{number}-")
+            state.model = load(
+                state.spec["format"], path, trusted=bool(state.spec.get("trusted")), work_dir=Path(state.work_dir.name)
+            )
+            state.state = "ready"
+        except (ArtifactUnavailable, LoaderError, OSError, MemoryError) as exc:
+            state.state, state.error = "failed", f"{type(exc).__name__}: {exc}"
+        except Exception as exc:  # a model's own code may raise anything while loading
+            state.state, state.error = "failed", f"{type(exc).__name__}: {exc}"
+        state.load_ms = (time.perf_counter() - started) * 1000
+        if state.state == "ready":
+            logger.info("%s v%s loaded in %.0f ms", model_name, number, state.load_ms)
+        else:
+            logger.error("%s v%s failed to load: %s", model_name, number, state.error)

@@ -4,6 +4,12 @@ Pure Python over plain values (no Django, no I/O), so it is unit-tested on its o
 export cumulative per-version numbers (``ray_raylane_*``, see serving/server_metrics.py): one series per replica,
 starting from zero when the replica starts. A sample is the increase of every series since the previous scrape,
 summed per (model, version); gauges (readiness, requests in flight) are summed over the live replicas.
+
+Requests and their latency carry a `routed` label (`split`, `pinned`; latency also `rejected` for 4xx answers).
+Totals count everything, for the charts; the `split_*` numbers count only the weighted split's answers that were
+not the client's fault, and are the only ones a rollout's analysis reads: anyone can pin a version or send
+garbage, nobody outside can choose what the split sends where. Series without the label (replicas from before it
+existed) count as split.
 """
 
 from __future__ import annotations
@@ -27,6 +33,7 @@ COUNTERS = (REQUESTS, BUCKETS, LATENCY_SUM, SHADOW_REQUESTS, SHADOW_AGREEMENTS)
 GAUGES = (READY, ONGOING)
 FAMILIES = (*COUNTERS, *GAUGES)
 FORGET_AFTER_S = 600  # a series unseen this long belonged to a replica that is gone
+SPLIT, PINNED = "split", "pinned"
 
 
 @dataclass(frozen=True)
@@ -39,10 +46,11 @@ class Reading:
     replica: str
     label: str
     value: float
+    routed: str = SPLIT
 
     @property
-    def key(self) -> tuple[str, str, int, str, str]:
-        return (self.name, self.model, self.version, self.replica, self.label)
+    def key(self) -> tuple[str, str, int, str, str, str]:
+        return (self.name, self.model, self.version, self.replica, self.label, self.routed)
 
 
 def reading(name: str, labels: dict[str, str], value: float) -> Reading | None:
@@ -52,7 +60,7 @@ def reading(name: str, labels: dict[str, str], value: float) -> Reading | None:
         return None
     replica = labels.get("replica") or labels.get("ReplicaId") or labels.get("WorkerId", "")
     label = labels.get("code") or labels.get("le") or ""
-    return Reading(name, model, int(version), replica, label, value)
+    return Reading(name, model, int(version), replica, label, value, labels.get("routed") or SPLIT)
 
 
 def parse_text(text: str) -> list[Reading]:
@@ -95,6 +103,11 @@ class Traffic:
     latency_sum_ms: float = 0.0
     shadow_requests: int = 0
     shadow_agreements: int = 0
+    # What a rollout's analysis reads: answers of the weighted split that were not 4xx (see the module docstring).
+    split_requests: int = 0
+    split_errors: int = 0  # of split_requests, answered 5xx
+    split_latency_buckets: list[int] = field(default_factory=lambda: [0] * len(BUCKET_LABELS))
+    pinned_requests: int = 0  # answered for a client that pinned the version, any status
     replicas_total: int = 0
     replicas_ready: int = 0
     replicas_loading: int = 0
@@ -109,7 +122,7 @@ class VersionSample(Traffic):
     model: str
     ongoing: float = 0.0
 
-    def add_counter(self, name: str, label: str, increase: float) -> None:
+    def add_counter(self, name: str, label: str, increase: float, routed: str = SPLIT) -> None:
         if name == REQUESTS:
             count = round(increase)
             self.requests += count
@@ -117,8 +130,17 @@ class VersionSample(Traffic):
                 self.errors += count
             elif label.startswith("4"):
                 self.client_errors += count
+            if routed == PINNED:
+                self.pinned_requests += count
+            elif routed == SPLIT and not label.startswith("4"):
+                self.split_requests += count
+                self.split_errors += count if label.startswith("5") else 0
         elif name == BUCKETS:
             self.add_cumulative_bucket(label, increase)
+            if routed == SPLIT:
+                index = bucket_index(label)
+                if index is not None:
+                    self.split_latency_buckets[index] += round(increase)
         elif name == LATENCY_SUM:
             self.latency_sum_ms += increase
         elif name == SHADOW_REQUESTS:
@@ -135,12 +157,8 @@ class VersionSample(Traffic):
 
     def finish(self) -> VersionSample:
         """Turn the cumulative bucket increases gathered by `add_counter` into per-bucket counts."""
-        cumulative, previous = self.latency_buckets, 0
-        per_bucket = []
-        for running in cumulative:
-            per_bucket.append(max(0, running - previous))
-            previous = max(previous, running)
-        self.latency_buckets = per_bucket
+        self.latency_buckets = per_bucket(self.latency_buckets)
+        self.split_latency_buckets = per_bucket(self.split_latency_buckets)
         return self
 
     def percentile(self, q: float) -> float | None:
@@ -196,7 +214,7 @@ class CounterDeltas:
             else:
                 increase = item.value - before[0] if item.value >= before[0] else item.value
             if increase:
-                sample_for(item).add_counter(item.name, item.label, increase)
+                sample_for(item).add_counter(item.name, item.label, increase, item.routed)
             else:
                 sample_for(item)
         self.primed = True
@@ -204,6 +222,14 @@ class CounterDeltas:
         for key in [key for key, (_, seen) in self.last.items() if seen < cutoff]:
             del self.last[key]
         return {key: sample.finish() for key, sample in samples.items()}
+
+
+def per_bucket(cumulative: list[int]) -> list[int]:
+    counts, previous = [], 0
+    for running in cumulative:
+        counts.append(max(0, running - previous))
+        previous = max(previous, running)
+    return counts
 
 
 def merge_buckets(rows: Iterable[Iterable[int]]) -> list[int]:

@@ -30,6 +30,14 @@ class MetricSample(models.Model):
     latency_sum_ms = models.FloatField(default=0)
     shadow_requests = models.PositiveIntegerField(default=0)
     shadow_agreements = models.PositiveIntegerField(default=0)
+    split_requests = models.PositiveIntegerField(
+        default=0, help_text="Answered for the weighted split, 4xx excluded: what a rollout's analysis reads"
+    )
+    split_errors = models.PositiveIntegerField(default=0, help_text="Of split_requests, answered 5xx")
+    split_latency_buckets = ArrayField(
+        models.PositiveIntegerField(), default=list, help_text="Latency of split_requests (per bucket)"
+    )
+    pinned_requests = models.PositiveIntegerField(default=0, help_text="Answered for clients that pinned the version")
     ongoing = models.FloatField(default=0, help_text="Requests in flight (mean over the interval for roll-ups)")
     replicas_total = models.PositiveSmallIntegerField(
         default=0, help_text="Model server replicas (the ones that must all hold a version before it takes traffic)"

@@ -24,7 +24,16 @@ from .models import RAW_STEP_S, ROLLUP_STEP_S, MetricSample
 
 MAX_POINTS = 2000
 ROLLUP_GRACE_S = 5  # a minute is rolled up once its last raw sample had time to arrive
-COUNTS = ("requests", "errors", "client_errors", "shadow_requests", "shadow_agreements")
+COUNTS = (
+    "requests",
+    "errors",
+    "client_errors",
+    "shadow_requests",
+    "shadow_agreements",
+    "split_requests",
+    "split_errors",
+    "pinned_requests",
+)
 GAUGES = ("replicas_total", "replicas_ready", "replicas_loading", "replicas_failed")
 
 
@@ -43,6 +52,7 @@ def point(sample: Any, step_s: int) -> dict[str, Any]:
         "errors": sample.errors,
         "error_rate": round(sample.errors / requests, 4) if requests else 0.0,
         "client_errors": sample.client_errors,
+        "pinned_requests": sample.pinned_requests,  # included in requests; never in a rollout's analysis
         "p50_ms": rounded(quantile(sample.latency_buckets, 0.50)),
         "p95_ms": rounded(quantile(sample.latency_buckets, 0.95)),
         "p99_ms": rounded(quantile(sample.latency_buckets, 0.99)),
@@ -72,6 +82,7 @@ class Bin(Traffic):
             setattr(self, name, getattr(self, name) + getattr(sample, name))
         self.latency_sum_ms += sample.latency_sum_ms
         self.latency_buckets = merge_buckets([self.latency_buckets, sample.latency_buckets])
+        self.split_latency_buckets = merge_buckets([self.split_latency_buckets, sample.split_latency_buckets])
         self.ongoing_total += sample.ongoing * sample.step_s
         self.seconds += sample.step_s
         if self.last_at is None or sample.at >= self.last_at:

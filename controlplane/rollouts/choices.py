@@ -8,6 +8,13 @@ class Strategy(models.TextChoices):
     SHADOW = "shadow", "Shadow"
 
 
+class Pins(models.TextChoices):
+    """Who may pin a version (X-Raylane-Version, /versions/<n>/) on the inference routes."""
+
+    OPEN = "open", "Anyone"
+    KEYED = "keyed", "Holders of a data-plane key"
+
+
 class OnFailure(models.TextChoices):
     ROLLBACK = "rollback", "Roll back"
     PAUSE = "pause", "Pause"

@@ -2,14 +2,16 @@
 
 from django.conf import settings
 
-from controlplane.registry.internal import cluster_token
+from controlplane.registry.internal import signed_artifact_url
 from controlplane.registry.models import ModelVersion
 from serving.config import (
     ArtifactSource,
     Autoscaling,
     Batching,
     FleetSpec,
+    InferenceAccess,
     ModelSpec,
+    RequestLimits,
     Resources,
     Shadow,
     VersionSpec,
@@ -20,6 +22,7 @@ from .models import Deployment, Rollout
 
 
 def version_spec(version: ModelVersion) -> VersionSpec:
+    """A version as replicas see it, with its own expiring download link (see registry.internal)."""
     return VersionSpec(
         version=version.version,
         format=version.format,
@@ -27,6 +30,7 @@ def version_spec(version: ModelVersion) -> VersionSpec:
         size=version.artifact.size,
         trusted=version.trusted,
         signature=version.signature,
+        artifact_url=signed_artifact_url(version.sha256),
     )
 
 
@@ -45,10 +49,34 @@ def active_rollouts(*related: str) -> dict[int, Rollout]:
     return {rollout.deployment_id: rollout for rollout in rollouts}
 
 
+def held_versions(deployment: Deployment) -> list[ModelVersion | None]:
+    """The stable version (None before the first one) and the candidate of an active rollout, if any."""
+    rollout = deployment.rollouts.filter(phase__in=ACTIVE_PHASES).select_related("to_version").first()
+    candidate = rollout.to_version if rollout is not None else None
+    return [deployment.stable_version, *([candidate] if candidate is not None else [])]
+
+
+def trusted_pool_refusal(*, pooled: bool, versions: list[ModelVersion | None]) -> str:
+    """Why these versions cannot be served pooled ("" when they can). A trusted version runs its own code in the
+    replica, and a pool replica holds other teams' models (their artifacts' links, their requests): trusted
+    versions get replicas of their own instead."""
+    trusted = [str(version) for version in versions if version is not None and version.trusted]
+    if not pooled or not trusted:
+        return ""
+    return (
+        f"{', '.join(trusted)} {'is' if len(trusted) == 1 else 'are'} trusted (runs its own code), and pooled "
+        "replicas are shared with other teams' models: set pooled to false to give it replicas of its own."
+    )
+
+
 def model_spec(deployment: Deployment, rollout: Rollout | None = None) -> ModelSpec:
     """The stable version, plus the candidate of an active rollout at the weight and shadow share it has reached
-    (at 0% while it loads, so its readiness can be observed before it takes traffic)."""
+    (at 0% while it loads, so its readiness can be observed before it takes traffic).
+
+    A pooled deployment that holds a trusted version (the API refuses that, but an admin may trust a version that a
+    pool serves) is served by replicas of its own, never by the shared pool."""
     stable, *candidates = served_versions(deployment, rollout)
+    pooled = deployment.pooled and not trusted_pool_refusal(pooled=True, versions=[stable, *candidates])
     resources = Resources(**deployment.resources)
     versions, weights, shadow = [version_spec(stable)], [(stable.version, 100)], None
     for candidate in candidates:
@@ -64,9 +92,22 @@ def model_spec(deployment: Deployment, rollout: Rollout | None = None) -> ModelS
         autoscaling=Autoscaling(**deployment.autoscaling),
         batching=Batching(**deployment.batching),
         resources=resources,
-        dedicated=not deployment.pooled and needs_dedicated_mode(resources),
-        pooled=deployment.pooled,
+        dedicated=not pooled and needs_dedicated_mode(resources),
+        pooled=pooled,
+        access=InferenceAccess(
+            key_hashes=active_key_hashes(deployment), require_key=deployment.require_key, pins=deployment.pins
+        ),
+        limits=RequestLimits(
+            max_body_bytes=settings.RAYLANE_INFERENCE_MAX_BODY_BYTES,
+            max_elements=settings.RAYLANE_INFERENCE_MAX_ELEMENTS,
+            max_depth=settings.RAYLANE_INFERENCE_MAX_DEPTH,
+        ),
     )
+
+
+def active_key_hashes(deployment: Deployment) -> tuple[str, ...]:
+    """Hashes of the deployment's data-plane keys not revoked (rollouts.keys), for the replicas' user_config."""
+    return tuple(sorted(key.key_hash for key in deployment.keys.all() if key.revoked_at is None))
 
 
 def needs_dedicated_mode(resources: Resources) -> bool:
@@ -77,16 +118,16 @@ def needs_dedicated_mode(resources: Resources) -> bool:
 def artifact_source() -> ArtifactSource:
     return ArtifactSource(
         shared_path=settings.RAYLANE_ARTIFACT_SHARED_PATH or None,
-        url=f"{settings.RAYLANE_INTERNAL_URL.rstrip('/')}/internal/artifacts",
-        token=cluster_token(),
         cache_bytes=settings.RAYLANE_ARTIFACT_CACHE_BYTES,
     )
 
 
 def fleet_spec() -> FleetSpec:
     """Every deployment with a version to serve. Deployments without one are records only."""
-    deployments = Deployment.objects.filter(stable_version__isnull=False).select_related(
-        "model", "stable_version__artifact"
+    deployments = (
+        Deployment.objects.filter(stable_version__isnull=False)
+        .select_related("model", "stable_version__artifact")
+        .prefetch_related("keys")
     )
     active = active_rollouts("to_version__artifact")
     return FleetSpec(

@@ -11,7 +11,7 @@ from django.utils import timezone
 from controlplane.accounts.models import Team
 from controlplane.registry.models import Model, ModelVersion
 
-from .choices import ACTIVE_PHASES, OnFailure, RolloutPhase, Strategy
+from .choices import ACTIVE_PHASES, OnFailure, Pins, RolloutPhase, Strategy
 
 
 class RolloutPolicy(models.Model):
@@ -67,6 +67,15 @@ class Deployment(models.Model):
     pooled = models.BooleanField(
         default=False, help_text="Serve from the shared pool (loaded on first use): for many small, rarely used models"
     )
+    pins = models.CharField(
+        max_length=10,
+        choices=Pins.choices,
+        default=Pins.OPEN,
+        help_text="Who may pin a version with X-Raylane-Version: anyone, or only callers with a data-plane key",
+    )
+    require_key = models.BooleanField(
+        default=False, help_text="Every inference request needs a data-plane key (X-Raylane-Key or Bearer rk_…)"
+    )
     created_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
     )
@@ -82,6 +91,27 @@ class Deployment(models.Model):
     @property
     def route(self) -> str:
         return f"/v1/models/{self.model.name}"
+
+
+class DeploymentKey(models.Model):
+    """A data-plane key for a deployment's inference routes. Only its sha256 is kept (shown once on creation);
+    the model server replicas get the hashes of the keys not revoked, in user_config."""
+
+    deployment = models.ForeignKey(Deployment, on_delete=models.CASCADE, related_name="keys")
+    name = models.CharField(max_length=100)
+    key_hash = models.CharField(max_length=64, unique=True)
+    prefix = models.CharField(max_length=12, help_text="The key's first characters, to tell keys apart")
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+    revoked_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+
+    def __str__(self) -> str:
+        return f"{self.deployment} key {self.name} ({self.prefix}…)"
 
 
 class ReconcileState(models.Model):

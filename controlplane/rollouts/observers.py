@@ -1,5 +1,9 @@
 """The engine's observation for a rollout, read from the monitor's samples in Postgres: the candidate's readiness
-on every model server replica (the latest sample), and request/error/latency totals since the last analysis."""
+on every model server replica (the latest sample), and request/error/latency totals since the last analysis.
+
+Only the weighted split's answers count, 4xx excluded (the `split_*` sample columns): a request pinned with
+`X-Raylane-Version` and a body the server refuses are things any client can send at will, so a flood of either must
+neither fail a healthy candidate nor pass a broken one."""
 
 from __future__ import annotations
 
@@ -61,5 +65,7 @@ def stats(totals: Bin | None) -> engine.VersionStats:
     if totals is None:
         return engine.VersionStats()
     return engine.VersionStats(
-        requests=totals.requests, errors=totals.errors, p99_ms=quantile(totals.latency_buckets, 0.99)
+        requests=totals.split_requests,
+        errors=totals.split_errors,
+        p99_ms=quantile(totals.split_latency_buckets, 0.99),
     )

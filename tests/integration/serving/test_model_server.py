@@ -14,7 +14,17 @@ import requests
 from prometheus_client.parser import text_string_to_metric_families
 
 from serving.cluster import RayDashboardCluster
-from serving.config import ArtifactSource, Batching, FleetSpec, ModelSpec, Shadow, VersionSpec, serve_config
+from serving.config import (
+    ArtifactSource,
+    Batching,
+    FleetSpec,
+    InferenceAccess,
+    ModelSpec,
+    RequestLimits,
+    Shadow,
+    VersionSpec,
+    serve_config,
+)
 from serving.ray_head import read_token
 from tests import factories
 
@@ -321,3 +331,75 @@ def test_replacing_the_only_version_under_traffic_fails_no_request(fleet):
         stop.set()
         thread.join()
     assert failures == [] and served["1"] > 0
+
+
+def test_client_mistakes_are_400s_without_internals_and_pins_are_counted_apart(fleet):
+    """Issue 10: every parse failure is a 4xx that names the problem and shows no traceback, path or repr; limits
+    come per deployment; pinned requests and 4xx answers carry their own `routed` label in the metrics."""
+    cluster, base = fleet["cluster"], fleet["base"]
+    limits = RequestLimits(max_body_bytes=64 * 1024, max_elements=1000, max_depth=8)
+    fleet["apply"](dataclasses.replace(iris(fleet, {1: 50, 2: 50}), limits=limits))
+    http = requests.Session()
+    v1, v2 = f"{base}/v1/models/iris:predict", f"{base}/v2/models/iris/infer"
+    json_type = {"Content-Type": "application/json"}
+    cases = [
+        (v1, b"[" * 30_000 + b"]" * 30_000, json_type, 400, "nested"),
+        (v1, b'{"instances": ' + b"[" * 20 + b"1" + b"]" * 20 + b"}", json_type, 400, "nested more than 8"),
+        (v1, b'{"instances": [[1e999999, 2, 3, 4]]', json_type, 400, "not valid JSON"),
+        (v1, b'{"instances": [[99999999999999999999999999999, 2, 3, 4]]}', json_type, None, None),
+        (v1, b'{"instances": [[1, 2, 3, 4]]}', {"Content-Type": "application/octet-stream"}, 400, "Content-Type"),
+        (v1, b'{"instances": [[1, 2, 3, 4]]}', {**json_type, "X-Raylane-Version": "\u00b2"}, 400, "version number"),
+        (v1, b'{"instances": [[1, 2, 3, 4]]}', {**json_type, "X-Raylane-Version": "1 OR 1"}, 400, "version number"),
+        (v1, b"{" + b" " * 100_000 + b"}", json_type, 413, "at most 65,536"),
+        (v1, b'{"instances": [' + b"[1, 2, 3, 4]," * 800 + b"[1, 2, 3, 4]]}", json_type, 413, "1,000 values"),
+        (
+            v2,
+            b'{"inputs": [{"name": "X", "shape": [1, 4], "datatype": "UINT8", "data": [300, 1, 2, 3]}]}',
+            json_type,
+            400,
+            "UINT8",
+        ),
+        (f"{base}/v2/models/iris/versions/%C2%B2/infer", b"{}", json_type, 404, "no version"),
+    ]
+    for url, body, headers, status, message in cases:
+        response = http.post(url, data=body, headers=headers, timeout=30)
+        text = response.text
+        assert "Traceback" not in text and 'File "' not in text and " at 0x" not in text, text[:300]
+        if status is None:  # an out-of-range integer is a 400 or an answer, never a 500
+            assert response.status_code in (200, 400), text[:300]
+            continue
+        assert response.status_code == status, (url, body[:60], text[:300])
+        assert message in response.json()["error"], text[:300]
+
+    for _ in range(5):
+        assert predict_v1(base, http, **{"X-Raylane-Version": "2"}).status_code == 200
+
+    def routed_counts():
+        text = cluster.metrics_text()
+        counts = {
+            "pinned": metric_sum(text, "ray_raylane_requests", model="iris", version="2", code="200", routed="pinned"),
+            "refused": metric_sum(text, "ray_raylane_requests", model="iris", code="400", routed="split"),
+        }
+        return counts if counts["pinned"] >= 5 and counts["refused"] >= 3 else None
+
+    assert wait_for(routed_counts, timeout_s=20, interval_s=0.5)
+
+
+def test_pins_restricted_to_key_holders_and_required_keys(fleet):
+    from serving.routing import hash_key
+
+    key = "rk_" + "s" * 43
+    base = fleet["base"]
+    keyed = InferenceAccess(key_hashes=(hash_key(key),), pins="keyed")
+    fleet["apply"](dataclasses.replace(iris(fleet, {1: 100}), access=keyed))
+    http = requests.Session()
+    assert predict_v1(base, http).status_code == 200, "the split stays open"
+    refused = predict_v1(base, http, **{"X-Raylane-Version": "2"})
+    assert refused.status_code == 403 and "data-plane key" in refused.json()["error"]
+    pinned = predict_v1(base, http, **{"X-Raylane-Version": "2", "X-Raylane-Key": key})
+    assert pinned.status_code == 200 and pinned.headers["X-Raylane-Version"] == "2"
+
+    fleet["apply"](dataclasses.replace(iris(fleet, {1: 100}), access=dataclasses.replace(keyed, require_key=True)))
+    assert predict_v1(base, http).status_code == 401
+    assert predict_v1(base, http, Authorization=f"Bearer {key}").status_code == 200
+    assert predict_v1(base, http, Authorization="Bearer rk_not-a-key").status_code == 401

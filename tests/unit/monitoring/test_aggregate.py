@@ -131,3 +131,54 @@ def test_bucket_labels_in_either_spelling(le):
     from serving.histogram import bucket_index
 
     assert bucket_index(le) is not None
+
+
+def routed_line(version: int, code: int, routed: str, value: float, replica: str = "a") -> str:
+    labels = f'model="iris",version="{version}",code="{code}",routed="{routed}",replica="{replica}"'
+    return f"ray_raylane_requests{{{labels}}} {value}"
+
+
+def routed_buckets(version: int, routed: str, histogram: Histogram, replica: str = "a") -> list[str]:
+    return [
+        f'ray_raylane_request_latency_ms_bucket{{model="iris",version="{version}",routed="{routed}",le="{le}",'
+        f'replica="{replica}"}} {n}'
+        for le, n in histogram.cumulative()
+    ]
+
+
+def test_pinned_requests_and_client_errors_are_counted_apart_from_the_split():
+    """What a rollout's analysis reads (split_*) is the weighted split's answers without 4xx: a flood of pinned
+    requests failing with 500s, or of garbage answered 400 slowly, shows in the totals but not there."""
+    fast, slow, garbage = Histogram(), Histogram(), Histogram()
+    for _ in range(100):
+        fast.observe(3)
+    for _ in range(1000):
+        slow.observe(9000)
+        garbage.observe(8000)
+
+    def export(scale: int) -> str:
+        lines = [
+            routed_line(2, 200, "split", 100 * scale),
+            routed_line(2, 500, "pinned", 1000 * scale),
+            routed_line(2, 400, "split", 1000 * scale),
+            routed_line(2, 400, "pinned", 1000 * scale),
+        ]
+        if scale:
+            lines += [*routed_buckets(2, "split", fast), *routed_buckets(2, "pinned", slow)]
+            lines += routed_buckets(2, "rejected", garbage)
+        return text(*lines)
+
+    deltas = CounterDeltas()
+    deltas.step(parse_text(export(0)), 0.0)
+    sample = deltas.step(parse_text(export(1)), 1.0)[("iris", 2)]
+    assert (sample.requests, sample.errors, sample.client_errors) == (3100, 1000, 2000)
+    assert (sample.split_requests, sample.split_errors, sample.pinned_requests) == (100, 0, 2000)
+    assert sum(sample.split_latency_buckets) == 100 and quantile(sample.split_latency_buckets, 0.99) <= 5
+    assert sum(sample.latency_buckets) == 2100
+
+
+def test_series_from_replicas_without_the_routed_label_count_as_split():
+    deltas = CounterDeltas()
+    deltas.step(parse_text(text(requests_line("a", 1, 200, 0), requests_line("a", 1, 503, 0))), 0.0)
+    sample = deltas.step(parse_text(text(requests_line("a", 1, 200, 8), requests_line("a", 1, 503, 2))), 1.0)
+    assert (sample[("iris", 1)].split_requests, sample[("iris", 1)].split_errors) == (10, 2)

@@ -78,10 +78,20 @@ def test_resources_scaling_and_batching_are_passed_to_ray():
 
 
 def test_artifact_source_reaches_the_replicas():
-    source = ArtifactSource(shared_path="/data/artifacts", url="http://cp:8000/internal/artifacts", token="t")
+    source = ArtifactSource(shared_path="/data/artifacts")
     app = apps(serve_config(FleetSpec(models=(iris(),), artifacts=source)))["iris"]
-    assert app["args"]["artifacts"]["url"] == "http://cp:8000/internal/artifacts"
+    assert app["args"]["artifacts"]["shared_path"] == "/data/artifacts"
     assert app["args"]["model"] == "iris"
+
+
+def test_each_version_carries_its_own_download_link_and_no_replica_gets_a_cluster_token():
+    link = "http://cp:8000/internal/artifacts/" + "a" * 64 + "?expires=1&sig=s"
+    model = iris(versions=(VersionSpec(1, "skops", "a" * 64, 100, artifact_url=link), VersionSpec(2, "onnx", "b" * 64)))
+    config = serve_config(FleetSpec(models=(model, iris(name="fraud", pooled=True)), artifacts=ArtifactSource()))
+    for app in config["applications"]:
+        assert "token" not in app["args"]["artifacts"] and "url" not in app["args"]["artifacts"]
+    versions = apps(config)["iris"]["deployments"][0]["user_config"]["versions"]
+    assert [entry["artifact_url"] for entry in versions] == [link, None]
 
 
 @pytest.mark.parametrize(
@@ -94,6 +104,13 @@ def test_artifact_source_reaches_the_replicas():
         ({"protocols": ("v3",)}, "protocols"),
         ({"autoscaling": Autoscaling(3, 2)}, "autoscaling"),
         ({"versions": (VersionSpec(1, "skops", "a" * 64), VersionSpec(1, "skops", "a" * 64))}, "twice"),
+        (
+            {
+                "pooled": True,
+                "versions": (VersionSpec(1, "pickle", "a" * 64, trusted=True), VersionSpec(2, "onnx", "b" * 64)),
+            },
+            "trusted",
+        ),
     ],
 )
 def test_impossible_states_are_refused(changes, message):

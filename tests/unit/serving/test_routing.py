@@ -6,7 +6,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from serving.routing import NoVersionAvailable, RoutingTable, outputs_agree
+from serving.routing import Access, NoVersionAvailable, RoutingTable, hash_key, outputs_agree
 
 
 def test_split_follows_weights():
@@ -58,3 +58,27 @@ def test_agreement():
     assert not outputs_agree(np.array([0.1, 0.2]), np.array([0.1]))
     assert outputs_agree({"a": np.array([1])}, {"a": np.array([1])})
     assert not outputs_agree({"a": np.array([1])}, np.array([1]))
+
+
+# --- data-plane keys and who may pin (issue 10) -------------------------------------------------------------------
+
+KEY = "rk_" + "k" * 40
+
+
+def test_keyed_pins_need_a_listed_key_and_unpinned_requests_do_not():
+    access = Access.from_user_config({"key_hashes": [hash_key(KEY)], "pins": "keyed"})
+    assert access.refusal({}, pinned=False) is None
+    status, message = access.refusal({}, pinned=True)
+    assert status == 403 and "data-plane key" in message
+    assert access.refusal({"x-raylane-key": KEY}, pinned=True) is None
+    assert access.refusal({"authorization": f"Bearer {KEY}"}, pinned=True) is None
+    assert access.refusal({"x-raylane-key": "rk_wrong"}, pinned=True)[0] == 403
+    assert access.refusal({"x-raylane-key": hash_key(KEY)}, pinned=True)[0] == 403, "the hash is not the key"
+
+
+def test_required_keys_guard_every_request_and_open_is_the_default():
+    access = Access.from_user_config({"key_hashes": [hash_key(KEY)], "require_key": True})
+    assert access.refusal({}, pinned=False)[0] == 401
+    assert access.refusal({"authorization": f"bearer {KEY}"}, pinned=False) is None
+    assert Access.from_user_config(None).refusal({}, pinned=True) is None
+    assert Access.from_user_config({"pins": "whatever"}).pins == "open"
