@@ -2,6 +2,7 @@ from django.contrib import admin
 from django.urls import include, path, re_path
 from drf_spectacular.views import SpectacularAPIView, SpectacularRedocView, SpectacularSwaggerView
 
+from controlplane.accounts.admin_audit import admin_login
 from controlplane.api.views import api_not_found, healthz
 from controlplane.frontend import console
 from controlplane.monitoring.exposition import metrics_view
@@ -15,6 +16,7 @@ api_v1 = [
 ]
 
 urlpatterns = [
+    path("admin/login/", admin_login),  # the admin's own login view, throttled and audited
     path("admin/", admin.site.urls),
     path("api/v1/", include(api_v1)),
     path("api/schema/", SpectacularAPIView.as_view(), name="schema"),

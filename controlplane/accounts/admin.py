@@ -1,6 +1,32 @@
 from django.contrib import admin
+from django.contrib.auth import get_user_model
+from django.contrib.auth.admin import GroupAdmin, UserAdmin
+from django.contrib.auth.models import Group
+from django.http import HttpRequest
 
-from .models import ApiToken, AuditEntry, Membership, Team
+from .admin_audit import AuditedModelAdmin
+from .choices import AuditAction
+from .models import ApiToken, AuditEntry, Membership, Team, TeamQuota
+
+User = get_user_model()
+admin.site.unregister(User)
+admin.site.unregister(Group)
+
+
+@admin.register(User)
+class AuditedUserAdmin(AuditedModelAdmin, UserAdmin):
+    """Django's user admin, audited: superuser and staff flags, activity and passwords are the keys to everything."""
+
+    def log_change(self, request: HttpRequest, obj, message):  # type: ignore[no-untyped-def]
+        # The password form saves without save_model; this is its one hook.
+        if request.resolver_match and request.resolver_match.url_name.endswith("_password_change"):
+            self.audit(request, AuditAction.UPDATE, obj, {"fields": {"password": "changed"}})
+        return super().log_change(request, obj, message)
+
+
+@admin.register(Group)
+class AuditedGroupAdmin(AuditedModelAdmin, GroupAdmin):
+    pass
 
 
 class MembershipInline(admin.TabularInline):
@@ -10,14 +36,14 @@ class MembershipInline(admin.TabularInline):
 
 
 @admin.register(Team)
-class TeamAdmin(admin.ModelAdmin):
+class TeamAdmin(AuditedModelAdmin):
     list_display = ["slug", "name", "created_at"]
     search_fields = ["slug", "name"]
     inlines = [MembershipInline]
 
 
 @admin.register(ApiToken)
-class ApiTokenAdmin(admin.ModelAdmin):
+class ApiTokenAdmin(AuditedModelAdmin):
     list_display = ["name", "user", "key_prefix", "created_at", "expires_at", "last_used_at", "revoked_at"]
     list_filter = ["revoked_at"]
     search_fields = ["name", "user__username", "key_prefix"]
@@ -41,3 +67,10 @@ class AuditEntryAdmin(admin.ModelAdmin):
 
     def has_delete_permission(self, request, obj=None) -> bool:  # type: ignore[no-untyped-def]
         return False
+
+
+@admin.register(TeamQuota)
+class TeamQuotaAdmin(AuditedModelAdmin):
+    audit_team_path = "team"
+    list_display = ["team", "max_replicas", "max_cpus", "max_gpus", "max_custom", "updated_at"]
+    search_fields = ["team__slug"]

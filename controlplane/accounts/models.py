@@ -31,6 +31,23 @@ class Team(models.Model):
         return self.slug
 
 
+class TeamQuota(models.Model):
+    """What a team's deployments may reserve on the cluster at most, summed over all of them (rollouts.quotas).
+    Null is unlimited. Only site admins set quotas (Django admin, or PUT /api/v1/teams/<slug>/quota/)."""
+
+    team = models.OneToOneField(Team, on_delete=models.CASCADE, related_name="quota")
+    max_replicas = models.PositiveIntegerField(null=True, blank=True, help_text="Replicas; empty is unlimited")
+    max_cpus = models.FloatField(null=True, blank=True, help_text="CPUs; empty is unlimited")
+    max_gpus = models.FloatField(null=True, blank=True, help_text="GPUs; empty is unlimited")
+    max_custom = models.JSONField(
+        default=dict, blank=True, help_text='Ray custom resources, name → amount, e.g. {"tpu": 4}; unnamed is unlimited'
+    )
+    updated_at = models.DateTimeField(auto_now=True)
+
+    def __str__(self) -> str:
+        return f"quota of {self.team}"
+
+
 class Membership(models.Model):
     team = models.ForeignKey(Team, on_delete=models.CASCADE, related_name="memberships")
     user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="memberships")
@@ -83,7 +100,8 @@ class ApiToken(models.Model):
 
 
 class AuditEntry(models.Model):
-    """Who did what, when, and the change. Append-only: a database trigger refuses UPDATE and DELETE.
+    """Who did what, when, from where, and the change. Append-only in the database: triggers refuse UPDATE, DELETE
+    and TRUNCATE, and the app's database role may only SELECT and INSERT here (accounts/dbroles.py).
 
     Actor and team are kept as plain ids plus names (no foreign keys), so deleting a user or a team never has to
     rewrite history.
@@ -99,7 +117,11 @@ class AuditEntry(models.Model):
     team_id = models.BigIntegerField(null=True, blank=True, db_index=True)
     team_slug = models.CharField(max_length=63, blank=True)
     changes = models.JSONField(default=dict, blank=True)
-    remote_addr = models.GenericIPAddressField(null=True, blank=True)
+    remote_addr = models.GenericIPAddressField(
+        null=True,
+        blank=True,
+        help_text="The client's address (NUM_PROXIES); empty for the system: a Celery task or management command.",
+    )
 
     class Meta:
         ordering = ["-at", "-id"]

@@ -1,5 +1,6 @@
 """Reads for accounts: which teams a user may see, and with which role."""
 
+from django.contrib.auth import get_user_model
 from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
 from django.db.models import QuerySet
 
@@ -30,3 +31,13 @@ def user_has_role(user: AbstractBaseUser | AnonymousUser, team: Team | int, role
     team_id = team if isinstance(team, int) else team.pk
     membership = Membership.objects.filter(user=user, team_id=team_id).first()
     return membership is not None and membership.allows(role)
+
+
+def users_known_to(user: AbstractBaseUser | AnonymousUser) -> QuerySet:
+    """Active users `user` may name (to add them to a team): the members of their own teams; every active user for
+    site admins. Anyone else is answered as if they did not exist, so usernames cannot be probed through the API."""
+    users = get_user_model().objects.filter(is_active=True)
+    ids = team_ids_for(user)
+    if ids is None:
+        return users
+    return users.filter(memberships__team_id__in=ids).distinct()

@@ -10,6 +10,7 @@ from django.utils import timezone
 
 from controlplane.api.exceptions import ApplicationError
 
+from .addresses import current_address
 from .choices import AuditAction
 from .models import ApiToken, AuditEntry, Team, hash_token
 
@@ -28,7 +29,11 @@ def audit_record(
     changes: dict[str, Any] | None = None,
     remote_addr: str | None = None,
 ) -> AuditEntry:
-    """Append one entry. Call it inside the transaction of the write it describes, so both land or neither."""
+    """Append one entry. Call it inside the transaction of the write it describes, so both land or neither.
+
+    Without `remote_addr`, the entry gets the address of the web request being served (ClientAddressMiddleware), so
+    services need not pass it along; outside any request (Celery, management commands) it stays NULL: "system".
+    """
     if target is not None:
         target_type = target_type or target._meta.label_lower
         target_id = target_id or str(target.pk)
@@ -44,6 +49,24 @@ def audit_record(
         team_id=team.pk if team else None,
         team_slug=team.slug if team else "",
         changes=changes or {},
+        remote_addr=remote_addr or current_address(),
+    )
+
+
+def login_record(
+    *, user: AbstractBaseUser | None, username: str, remote_addr: str | None, via: str = "api"
+) -> AuditEntry:
+    """Audit one login attempt, from the API or the admin site (`via`): a user on success, None on failure."""
+    if user is not None:
+        return audit_record(
+            actor=user, action=AuditAction.LOGIN, target=user, changes={"via": via}, remote_addr=remote_addr
+        )
+    return audit_record(
+        actor=None,
+        action=AuditAction.LOGIN_FAILED,
+        target_type="auth.user",
+        target_repr=username[:150],
+        changes={"via": via},
         remote_addr=remote_addr,
     )
 

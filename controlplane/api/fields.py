@@ -47,14 +47,44 @@ class SlugField(serializers.SlugRelatedField):
         return super().to_internal_value(data)
 
 
-class TeamField(SlugField):
-    """A team by slug, limited to the teams the requesting user belongs to."""
+class TeamScopedMixin:
+    """Limits a related field's choices to the objects of the requesting user's teams (every team for site admins;
+    none without a request in the context). A foreign object then fails exactly as a missing one does ("does not
+    exist"), so the answer reveals nothing about other teams. `team_path` leads from the object to its team."""
 
-    def __init__(self, **kwargs: Any) -> None:
-        super().__init__(slug_field="slug", **kwargs)
+    team_path = "team"
+
+    def __init__(self, *, team_path: str | None = None, **kwargs: Any) -> None:
+        if team_path is not None:
+            self.team_path = team_path
+        super().__init__(**kwargs)
 
     def get_queryset(self):  # type: ignore[no-untyped-def]
-        request = self.context.get("request")
+        queryset = super().get_queryset()  # type: ignore[misc]
+        request = self.context.get("request")  # type: ignore[attr-defined]
         ids = team_ids_for(request.user) if request else []
-        queryset = Team.objects.all()
-        return queryset if ids is None else queryset.filter(pk__in=ids)
+        if ids is None:
+            return queryset
+        return queryset.filter(**({"pk__in": ids} if self.team_path == "" else {f"{self.team_path}__in": ids}))
+
+
+class ScopedSlugField(TeamScopedMixin, SlugField):
+    """An object of the caller's teams, by slug (a model by name)."""
+
+
+class ScopedPrimaryKeyField(TeamScopedMixin, serializers.PrimaryKeyRelatedField):
+    """An object of the caller's teams, by id; ids that are not whole numbers are refused as missing ones are."""
+
+    def to_internal_value(self, data: Any) -> Any:
+        if isinstance(data, bool) or not str(data).isdigit() or int(data) > 2**63 - 1:
+            self.fail("does_not_exist", pk_value=data)
+        return super().to_internal_value(data)
+
+
+class TeamField(ScopedSlugField):
+    """A team by slug, limited to the teams the requesting user belongs to."""
+
+    team_path = ""
+
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(slug_field="slug", queryset=Team.objects.all(), **kwargs)

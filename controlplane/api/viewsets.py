@@ -6,6 +6,7 @@ from typing import Any
 from django.db import models, transaction
 from rest_framework import serializers, viewsets
 
+from controlplane.accounts.addresses import client_address
 from controlplane.accounts.choices import AuditAction
 from controlplane.accounts.models import Team
 from controlplane.accounts.selectors import scope_to_teams
@@ -15,7 +16,8 @@ from .permissions import TeamRolePermission, require_role, required_role
 
 
 def client_ip(request: Any) -> str | None:
-    return request.META.get("REMOTE_ADDR") or None
+    """The client's address per NUM_PROXIES (accounts.addresses), for audit entries and throttles."""
+    return client_address(request)
 
 
 def jsonable(value: Any) -> Any:

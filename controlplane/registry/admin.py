@@ -1,5 +1,7 @@
 from django.contrib import admin
 
+from controlplane.accounts.admin_audit import AuditedModelAdmin
+
 from .models import Artifact, Model, ModelVersion
 
 
@@ -13,7 +15,8 @@ class ModelVersionInline(admin.TabularInline):
 
 
 @admin.register(Model)
-class ModelAdmin(admin.ModelAdmin):
+class ModelAdmin(AuditedModelAdmin):
+    audit_team_path = "team"
     list_display = ["name", "team", "owner", "created_at"]
     list_filter = ["team"]
     search_fields = ["name", "description"]
@@ -21,7 +24,8 @@ class ModelAdmin(admin.ModelAdmin):
 
 
 @admin.register(ModelVersion)
-class ModelVersionAdmin(admin.ModelAdmin):
+class ModelVersionAdmin(AuditedModelAdmin):
+    audit_team_path = "model__team"
     list_display = ["__str__", "format", "framework", "validation_status", "trusted", "created_at"]
     list_filter = ["format", "validation_status", "trusted"]
     search_fields = ["model__name", "artifact__sha256"]
@@ -46,6 +50,6 @@ class ModelVersionAdmin(admin.ModelAdmin):
 
 
 @admin.register(Artifact)
-class ArtifactAdmin(admin.ModelAdmin):
+class ArtifactAdmin(AuditedModelAdmin):
     list_display = ["sha256", "size", "created_at"]
     search_fields = ["sha256"]

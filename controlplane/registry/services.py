@@ -1,4 +1,4 @@
-"""Writes for the registry: version uploads, trust decisions, deletions."""
+"""Writes for the registry: version uploads, trust decisions, deletions, moving a model to another team."""
 
 import time
 from pathlib import Path
@@ -10,8 +10,9 @@ from django.db.models import Max, ProtectedError
 from django.utils import timezone
 
 from controlplane.accounts.choices import AuditAction
+from controlplane.accounts.models import Team
 from controlplane.accounts.services import audit_record
-from controlplane.api.exceptions import Conflict
+from controlplane.api.exceptions import ApplicationError, Conflict
 
 from .choices import ValidationStatus
 from .models import Artifact, Model, ModelVersion
@@ -188,6 +189,61 @@ def model_delete(*, model: Model, user: AbstractBaseUser, remote_addr: str | Non
         except ProtectedError as exc:
             raise Conflict(f"model '{model}' cannot be deleted while it is deployed") from exc
         artifacts_release(sha256s)
+
+
+def model_move(*, model: Model, team: Team, user: AbstractBaseUser, remote_addr: str | None = None) -> Model:
+    """Hand a model over to another team with what belongs to it: its deployment, and the rollout policies that
+    only this model uses. A policy that other deployments use too stays where it is, and the moved deployment stops
+    pointing at it (a deployment never names another team's policy). One transaction, one audit entry.
+
+    The registry sits below rollouts (import-linter): deployments and policies are reached through the model's
+    reverse relations rather than by importing them.
+    """
+    if team.pk == model.team_id:
+        raise ApplicationError(f"model '{model}' already belongs to team '{team}'", field="team")
+    deployment_model = Model._meta.get_field("deployment").related_model
+    policy_model = deployment_model._meta.get_field("default_policy").related_model
+    with transaction.atomic():
+        model = Model.objects.select_for_update().select_related("team").get(pk=model.pk)
+        source = model.team
+        deployment = deployment_model.objects.select_for_update().filter(model=model).first()
+        moved_policies: list[str] = []
+        detached_policy = None
+        if deployment is not None and deployment.default_policy_id is not None:
+            policy = policy_model.objects.select_for_update().get(pk=deployment.default_policy_id)
+            if policy.deployments.exclude(pk=deployment.pk).exists():
+                detached_policy = policy.name
+                deployment.default_policy = None
+            else:
+                if policy_model.objects.filter(team=team, name=policy.name).exists():
+                    raise Conflict(
+                        f"team '{team}' already has a policy named '{policy.name}'; rename one of them first",
+                        field="team",
+                    )
+                policy.team = team
+                policy.save(update_fields=["team", "updated_at"])
+                moved_policies.append(policy.name)
+        if deployment is not None:
+            deployment.team = team
+            deployment.save(update_fields=["team", "default_policy", "updated_at"])
+        model.team = team
+        model.save(update_fields=["team", "updated_at"])
+        audit_record(
+            actor=user,
+            action=AuditAction.UPDATE,
+            target=model,
+            team=source,
+            changes={
+                "team": {"from": source.slug, "to": team.slug},
+                "moved": {
+                    "deployment": deployment.pk if deployment is not None else None,
+                    "policies": moved_policies,
+                },
+                "detached_policy": detached_policy,
+            },
+            remote_addr=remote_addr,
+        )
+    return model
 
 
 def artifacts_release(sha256s: list[str]) -> None:

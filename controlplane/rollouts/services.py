@@ -19,13 +19,15 @@ from django.db import IntegrityError, models, transaction
 from django.utils import timezone
 
 from controlplane.accounts.choices import AuditAction
+from controlplane.accounts.models import Team
 from controlplane.accounts.services import audit_record
 from controlplane.api.exceptions import ApplicationError, Conflict
 from controlplane.monitoring.broadcast import broadcast, group_name
 from controlplane.registry.models import ModelVersion
 
-from . import engine
+from . import engine, quotas
 from .choices import ACTIVE_PHASES
+from .desired import trusted_pool_refusal
 from .models import Deployment, Rollout, RolloutEvent, RolloutPolicy
 
 TICK_MAX_S = 2.0
@@ -81,6 +83,8 @@ def rollout_start(
         raise ApplicationError(f"{version} is already the stable version", field="version")
     if policy.team_id != deployment.team_id:
         raise ApplicationError("the policy belongs to another team", field="policy")
+    if refusal := trusted_pool_refusal(pooled=deployment.pooled, versions=[version]):
+        raise ApplicationError(refusal, field="pooled")
     snapshot = policy_snapshot(policy)
     decision = engine.start(engine_policy(snapshot), time.time())
     with transaction.atomic():
@@ -88,6 +92,8 @@ def rollout_start(
         active = deployment.rollouts.filter(phase__in=ACTIVE_PHASES).first()
         if active is not None:
             raise Conflict(f"deployment '{deployment}' already has an active rollout ({active}, {active.phase})")
+        # A dedicated deployment gives the candidate replicas of its own: that must fit the team's quota too.
+        deployment_quota_enforce(team=deployment.team, deployment=deployment, changes={}, candidate=version)
         try:
             with transaction.atomic():
                 rollout = Rollout.objects.create(
@@ -113,6 +119,75 @@ def rollout_start(
         )
         after_commit(rollout)
     return rollout
+
+
+def deployment_quota_enforce(
+    *,
+    team: Team,
+    deployment: Deployment | None,
+    changes: dict[str, Any],
+    candidate: ModelVersion | None = None,
+) -> None:
+    """Refuse creating or changing a deployment (`changes`: the validated fields of the request) when the team's
+    deployments would then reserve more than its quota (rollouts.quotas), naming the field and the numbers. Call it
+    inside the transaction that saves the change: it locks the team's row, so two concurrent changes of one team
+    cannot both fit in the same room. `candidate` is a version a rollout is about to add to the replicas."""
+    if deployment is not None:  # always the deployment before the team, as rollout_start does: no deadlock
+        Deployment.objects.select_for_update().filter(pk=deployment.pk).first()
+    Team.objects.select_for_update().filter(pk=team.pk).first()
+    rollouts = {
+        rollout.deployment_id: rollout
+        for rollout in Rollout.objects.filter(phase__in=ACTIVE_PHASES, deployment__team=team)
+    }
+    team_deployments = Deployment.objects.filter(team=team)
+    if deployment is not None:
+        team_deployments = team_deployments.exclude(pk=deployment.pk)
+    others = quotas.total(deployment_reservation(other, rollouts.get(other.pk)) for other in team_deployments)
+    old = deployment_reservation(deployment, rollouts.get(deployment.pk)) if deployment is not None else None
+
+    def current(name: str, default: Any) -> Any:
+        return changes[name] if name in changes else getattr(deployment, name, default)
+
+    stable = current("stable_version", None)
+    held = 0 if stable is None else 1
+    rollout = rollouts.get(deployment.pk) if deployment is not None else None
+    adding = candidate.pk if candidate is not None else (rollout.to_version_id if rollout is not None else None)
+    if stable is not None and adding is not None and adding != stable.pk:
+        held = 2
+    new = quotas.reservation(
+        autoscaling=current("autoscaling", {}) or {},
+        resources=current("resources", {}) or {},
+        pooled=bool(current("pooled", False)),
+        versions_held=held,
+    )
+    blame_scaling = "autoscaling" in changes and "resources" not in changes
+    quotas.quota_check(
+        team=team,
+        others=others,
+        old=old or quotas.Reservation(),
+        new=new,
+        field_for={
+            "replicas": "autoscaling.max_replicas",
+            "cpus": "autoscaling.max_replicas" if blame_scaling else "resources.num_cpus",
+            "gpus": "autoscaling.max_replicas" if blame_scaling else "resources.num_gpus",
+            "custom": "autoscaling.max_replicas" if blame_scaling else "resources.custom",
+        },
+    )
+
+
+def deployment_reservation(deployment: Deployment, rollout: Rollout | None) -> quotas.Reservation:
+    """What a saved deployment reserves now: its stable version, and the candidate of its active rollout."""
+    held = 0
+    if deployment.stable_version_id is not None:
+        held = 1
+        if rollout is not None and rollout.to_version_id not in (None, deployment.stable_version_id):
+            held = 2
+    return quotas.reservation(
+        autoscaling=deployment.autoscaling or {},
+        resources=deployment.resources or {},
+        pooled=deployment.pooled,
+        versions_held=held,
+    )
 
 
 def rollout_command(*, rollout: Rollout, command: engine.Command, user: AbstractBaseUser) -> Rollout:
@@ -182,6 +257,8 @@ def deployment_rollback(*, deployment: Deployment, version: ModelVersion, user: 
         raise ApplicationError(f"version {version} belongs to another model", field="version")
     if not version.deployable:
         raise ApplicationError(f"{version} is not deployable", field="version")
+    if refusal := trusted_pool_refusal(pooled=deployment.pooled, versions=[version]):
+        raise ApplicationError(refusal, field="pooled")
     with transaction.atomic():
         deployment = Deployment.objects.select_for_update().get(pk=deployment.pk)
         for rollout in deployment.rollouts.filter(phase__in=ACTIVE_PHASES):

@@ -8,6 +8,7 @@ from dataclasses import dataclass
 
 import pytest
 
+from controlplane.accounts.choices import Role
 from controlplane.accounts.models import AuditEntry
 from controlplane.registry.choices import ModelFormat, ValidationStatus
 from controlplane.registry.models import Artifact, ModelVersion
@@ -75,7 +76,8 @@ CASES = [
     write("delete", "/api/v1/deployments/{deployment}/", None, 204),
     read("/api/v1/teams/ml/"),
     read("/api/v1/teams/ml/members/"),
-    write("post", "/api/v1/teams/ml/members/", {"user": "outsider", "role": "viewer"}, 201, role="admin"),
+    # a team admin adds people who share one of their teams (the world's "lab" team); see test_scoping.py
+    write("post", "/api/v1/teams/ml/members/", {"user": "colleague", "role": "viewer"}, 201, role="admin"),
     write("patch", "/api/v1/teams/ml/", {"name": "Machine learning"}, 200, role="admin"),
     read("/api/v1/audit/", foreign=200),
 ]
@@ -105,6 +107,7 @@ def world(people, model_files):
         )
     policy = RolloutPolicy.objects.create(team=team, name="p1", steps=[{"weight": 10, "pause_s": 5}])
     deployment = Deployment.objects.create(team=team, model=iris, stable_version=iris.versions.get(version=1))
+    factories.make_team("lab", {people["admin"]: Role.ADMIN, factories.make_user("colleague"): Role.VIEWER})
     return {"policy": policy.pk, "deployment": deployment.pk}
 
 
@@ -139,7 +142,7 @@ def test_site_admin_sees_every_team(people, world, client_for):
     client = client_for(people["site_admin"])
     assert {m["name"] for m in client.get("/api/v1/models/").json()["results"]} == {"iris", "spare"}
     assert client.get("/api/v1/models/iris/versions/1/").status_code == 200
-    assert {t["slug"] for t in client.get("/api/v1/teams/").json()["results"]} == {"ml", "other"}
+    assert {t["slug"] for t in client.get("/api/v1/teams/").json()["results"]} == {"ml", "other", "lab"}
 
 
 def test_team_keeps_at_least_one_admin(people, world, client_for):

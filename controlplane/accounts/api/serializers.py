@@ -1,3 +1,5 @@
+from typing import Any
+
 from django.conf import settings
 from django.contrib.auth import get_user_model
 from rest_framework import serializers
@@ -6,7 +8,8 @@ from rest_framework.validators import UniqueValidator
 from controlplane.api.fields import SlugField
 
 from ..choices import Role
-from ..models import ApiToken, AuditEntry, Membership, Team, slug_validator
+from ..models import ApiToken, AuditEntry, Membership, Team, TeamQuota, slug_validator
+from ..selectors import users_known_to
 
 User = get_user_model()
 
@@ -33,8 +36,51 @@ class TeamSerializer(serializers.ModelSerializer):
         return Role.ADMIN.value if request.user.is_superuser else None
 
 
+class MemberUserField(SlugField):
+    """A user by username, among those the caller may name (accounts.selectors.users_known_to): a username that
+    does not exist and one outside the caller's teams get the same answer."""
+
+    default_error_messages = {
+        "does_not_exist": "No user '{value}' that you can add: team admins add people who are already in one of "
+        "their teams; a site admin adds anyone else."
+    }
+
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(slug_field="username", queryset=User.objects.filter(is_active=True), **kwargs)
+
+    def get_queryset(self):  # type: ignore[no-untyped-def]
+        request = self.context.get("request")
+        return users_known_to(request.user) if request else User.objects.none()
+
+
+class TeamQuotaSerializer(serializers.ModelSerializer):
+    """A team's limits (null: unlimited). Deployments are checked against them when created or rescaled."""
+
+    max_custom = serializers.DictField(
+        child=serializers.FloatField(min_value=0, max_value=10**9),
+        required=False,
+        help_text='Ray custom resources, name → amount, e.g. {"tpu": 4}; resources not named are unlimited',
+    )
+
+    class Meta:
+        model = TeamQuota
+        fields = ["max_replicas", "max_cpus", "max_gpus", "max_custom", "updated_at"]
+        read_only_fields = ["updated_at"]
+        extra_kwargs = {
+            "max_replicas": {"min_value": 0, "max_value": 10**6},
+            "max_cpus": {"min_value": 0, "max_value": 10**7},
+            "max_gpus": {"min_value": 0, "max_value": 10**6},
+        }
+
+    def validate_max_custom(self, value: dict) -> dict:
+        for name in value:
+            if not name or len(name) > 100 or not name.isprintable() or name.startswith("node:"):
+                raise serializers.ValidationError(f"{name!r} is not a custom resource name.")
+        return value
+
+
 class MembershipSerializer(serializers.ModelSerializer):
-    user = SlugField(slug_field="username", queryset=User.objects.filter(is_active=True))
+    user = MemberUserField()
     team = serializers.SlugRelatedField(slug_field="slug", read_only=True)
 
     class Meta:
@@ -84,6 +130,10 @@ class ApiTokenCreatedSerializer(ApiTokenSerializer):
 class LoginSerializer(serializers.Serializer):
     username = serializers.CharField(max_length=150)
     password = serializers.CharField(max_length=4096, style={"input_type": "password"}, trim_whitespace=False)
+
+
+class CsrfTokenSerializer(serializers.Serializer):
+    csrf_token = serializers.CharField(read_only=True, help_text="Also in the csrftoken cookie; send as X-CSRFToken")
 
 
 class UserSerializer(serializers.ModelSerializer):

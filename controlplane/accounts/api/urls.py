@@ -1,7 +1,16 @@
 from django.urls import path
 from rest_framework.routers import SimpleRouter
 
-from .views import ApiTokenViewSet, AuditEntryViewSet, LoginView, LogoutView, MembershipViewSet, MeView, TeamViewSet
+from .views import (
+    ApiTokenViewSet,
+    AuditEntryViewSet,
+    CsrfView,
+    LoginView,
+    LogoutView,
+    MembershipViewSet,
+    MeView,
+    TeamViewSet,
+)
 
 router = SimpleRouter()
 router.register("teams", TeamViewSet, basename="team")
@@ -10,6 +19,7 @@ router.register("tokens", ApiTokenViewSet, basename="apitoken")
 router.register("audit", AuditEntryViewSet, basename="auditentry")
 
 urlpatterns = [
+    path("auth/csrf/", CsrfView.as_view(), name="csrf"),
     path("auth/login/", LoginView.as_view(), name="login"),
     path("auth/logout/", LogoutView.as_view(), name="logout"),
     path("auth/me/", MeView.as_view(), name="me"),

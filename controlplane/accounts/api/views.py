@@ -1,9 +1,12 @@
 from django.contrib.auth import authenticate, login, logout
 from django.db import models, transaction
 from django.db.models import ProtectedError, Q, QuerySet
+from django.middleware.csrf import get_token
 from django.shortcuts import get_object_or_404
 from drf_spectacular.utils import extend_schema
 from rest_framework import mixins, permissions, status, viewsets
+from rest_framework.authentication import CSRFCheck
+from rest_framework.decorators import action
 from rest_framework.exceptions import AuthenticationFailed, PermissionDenied
 from rest_framework.request import Request
 from rest_framework.response import Response
@@ -16,16 +19,19 @@ from controlplane.api.viewsets import client_ip, jsonable
 
 from ..choices import AuditAction, Role
 from ..filtersets import AuditEntryFilterSet
-from ..models import ApiToken, AuditEntry, Membership, Team
+from ..models import ApiToken, AuditEntry, Membership, Team, TeamQuota
 from ..selectors import team_ids_for
-from ..services import audit_record, token_create, token_revoke
+from ..services import audit_record, login_record, token_create, token_revoke
+from ..throttling import LOGIN_THROTTLES
 from .serializers import (
     ApiTokenCreatedSerializer,
     ApiTokenSerializer,
     AuditEntrySerializer,
+    CsrfTokenSerializer,
     LoginSerializer,
     MembershipSerializer,
     MembershipUpdateSerializer,
+    TeamQuotaSerializer,
     TeamSerializer,
     UserSerializer,
 )
@@ -66,6 +72,23 @@ class TeamViewSet(viewsets.ModelViewSet):
         with transaction.atomic():
             team = serializer.save()
             audit(self.request, AuditAction.UPDATE, team, team, jsonable(serializer.validated_data))
+
+    @extend_schema(
+        summary="A team's quota: members read it, site admins set it (null is unlimited)",
+        request=TeamQuotaSerializer,
+        responses={200: TeamQuotaSerializer},
+    )
+    @action(detail=True, methods=["get", "put"])
+    def quota(self, request: Request, slug: str | None = None) -> Response:
+        team = self.get_object()
+        quota = TeamQuota.objects.filter(team=team).first() or TeamQuota(team=team)
+        if request.method == "PUT":  # IsSiteAdminForWrites: only site admins get here
+            body = TeamQuotaSerializer(quota, data=request.data)
+            body.is_valid(raise_exception=True)
+            with transaction.atomic():
+                quota = body.save()
+                audit(self.request, AuditAction.UPDATE, quota, team, jsonable(body.validated_data))
+        return Response(TeamQuotaSerializer(quota).data)
 
     def perform_destroy(self, instance: Team) -> None:
         with transaction.atomic():
@@ -178,30 +201,58 @@ class ApiTokenViewSet(
 
 
 class LoginView(APIView):
-    """Start a browser session. Throttled per client address."""
+    """Start a browser session. Needs the CSRF token (the `csrftoken` cookie the console page or GET auth/csrf/
+    sets, sent back as X-CSRFToken) and is throttled per client address and per username."""
 
     permission_classes = [permissions.AllowAny]
     authentication_classes: list = []
-    throttle_classes = [ScopedRateThrottle]
-    throttle_scope = "auth"
+    throttle_classes = list(LOGIN_THROTTLES)
+
+    def initial(self, request: Request, *args, **kwargs) -> None:  # type: ignore[no-untyped-def]
+        # DRF exempts APIViews from CSRF and checks it only for session-authenticated users; a login form that
+        # skipped it would let another site log a victim's browser into the attacker's account.
+        require_csrf(request)
+        super().initial(request, *args, **kwargs)
+
+    def get_authenticate_header(self, request: Request) -> str:
+        return 'Session realm="raylane"'  # so a wrong password is a 401, not a 403
 
     @extend_schema(request=LoginSerializer, responses={200: UserSerializer})
     def post(self, request: Request) -> Response:
         credentials = LoginSerializer(data=request.data)
         credentials.is_valid(raise_exception=True)
         user = authenticate(request, **credentials.validated_data)
+        username = credentials.validated_data["username"]
         if user is None:
-            audit_record(
-                actor=None,
-                action=AuditAction.LOGIN_FAILED,
-                target_type="auth.user",
-                target_repr=credentials.validated_data["username"][:150],
-                remote_addr=client_ip(request),
-            )
+            login_record(user=None, username=username, remote_addr=client_ip(request))
             raise AuthenticationFailed("Wrong username or password.")
         login(request._request, user)
-        audit_record(actor=user, action=AuditAction.LOGIN, target=user, remote_addr=client_ip(request))
+        login_record(user=user, username=username, remote_addr=client_ip(request))
         return Response(UserSerializer(user).data)
+
+
+def require_csrf(request: Request) -> None:
+    """Django's CSRF check (DRF's variant returns the reason instead of a response), with a way out in the message."""
+    check = CSRFCheck(lambda _: None)  # type: ignore[arg-type,return-value]
+    check.process_request(request._request)
+    reason = check.process_view(request._request, None, (), {})  # type: ignore[arg-type]
+    if reason:
+        raise PermissionDenied(
+            f"CSRF check failed: {reason} Log in from the console page, or GET /api/v1/auth/csrf/ first and send "
+            "its csrftoken cookie back as the X-CSRFToken header."
+        )
+
+
+class CsrfView(APIView):
+    """Sets the `csrftoken` cookie that session logins and every write from a browser session must echo back."""
+
+    permission_classes = [permissions.AllowAny]
+    authentication_classes: list = []
+
+    @extend_schema(responses={200: CsrfTokenSerializer})
+    def get(self, request: Request) -> Response:
+        # get_token marks the request, and CsrfViewMiddleware sets the cookie on the way out.
+        return Response({"csrf_token": get_token(request._request)})
 
 
 class LogoutView(APIView):

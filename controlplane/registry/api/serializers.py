@@ -2,7 +2,7 @@ from django.core.validators import RegexValidator
 from rest_framework import serializers
 from rest_framework.validators import UniqueValidator
 
-from controlplane.accounts.models import slug_validator
+from controlplane.accounts.models import Team, slug_validator
 from controlplane.api.fields import SafeJSONField, TeamField
 from serving.protocol import DATATYPES
 
@@ -50,10 +50,26 @@ class ModelSerializer(serializers.ModelSerializer):
         return sorted(set(tags))
 
 
+TEAM_IS_FIXED = (
+    "team cannot be changed; a site admin (or an admin of both teams) moves a model, with its deployment and "
+    "policies, with POST /api/v1/models/<name>/move/"
+)
+
+
 class ModelUpdateSerializer(ModelSerializer):
-    """The name is the model's route and cannot change once created."""
+    """The name is the model's route and cannot change once created; the team changes only through a move, which
+    takes the deployment and policies along (a PUT that repeats the current team is fine)."""
 
     name = serializers.CharField(read_only=True)
+
+    def validate_team(self, team: Team) -> Team:
+        if self.instance is not None and team.pk != self.instance.team_id:
+            raise serializers.ValidationError(TEAM_IS_FIXED)
+        return team
+
+
+class ModelMoveSerializer(serializers.Serializer):
+    team = TeamField(help_text="The team that takes the model over (you must be an admin of it)")
 
 
 class ModelVersionSerializer(serializers.ModelSerializer):

@@ -19,6 +19,7 @@ from ..filtersets import ModelFilterSet, ModelVersionFilterSet
 from ..models import Model, ModelVersion
 from ..storage import artifact_path
 from .serializers import (
+    ModelMoveSerializer,
     ModelSerializer,
     ModelUpdateSerializer,
     ModelVersionSerializer,
@@ -35,7 +36,7 @@ class ModelViewSet(TeamOwnedViewSet):
     lookup_value_regex = "[a-z0-9-]+"
     search_fields = ["name", "description", "tags"]
     ordering_fields = ["name", "created_at", "updated_at"]
-    action_roles = {"destroy": Role.ADMIN}
+    action_roles = {"destroy": Role.ADMIN, "move": Role.ADMIN}
 
     def get_serializer_class(self):  # type: ignore[no-untyped-def]
         return ModelUpdateSerializer if self.action in ("update", "partial_update") else ModelSerializer
@@ -48,6 +49,22 @@ class ModelViewSet(TeamOwnedViewSet):
 
     def perform_destroy(self, instance: Model) -> None:
         self.destroy_instance(instance)  # model_delete writes its own audit entry
+
+    @extend_schema(
+        summary="Move a model, its deployment and the policies only it uses to another team",
+        request=ModelMoveSerializer,
+        responses={200: ModelSerializer},
+    )
+    @action(detail=True, methods=["post"])
+    def move(self, request: Request, name: str | None = None) -> Response:
+        """Site admins, or admins of both teams: the move hands over everything the model needs to keep serving."""
+        model = self.get_object()  # admin of the model's team (action_roles)
+        body = ModelMoveSerializer(data=request.data, context={"request": request})
+        body.is_valid(raise_exception=True)
+        team = body.validated_data["team"]
+        require_role(request.user, team, Role.ADMIN)
+        model = services.model_move(model=model, team=team, user=request.user, remote_addr=client_ip(request))
+        return Response(ModelSerializer(self.get_queryset().get(pk=model.pk), context={"request": request}).data)
 
 
 @extend_schema_view(

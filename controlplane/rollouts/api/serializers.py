@@ -1,11 +1,12 @@
 from rest_framework import serializers
 from rest_framework.validators import UniqueTogetherValidator
 
-from controlplane.accounts.selectors import team_ids_for
-from controlplane.api.fields import SlugField, TeamField
+from controlplane.accounts.models import Team
+from controlplane.api.fields import ScopedPrimaryKeyField, ScopedSlugField, TeamField
 from controlplane.registry.models import Model, ModelVersion
 
 from ..choices import Strategy
+from ..desired import held_versions, trusted_pool_refusal
 from ..models import Deployment, Rollout, RolloutEvent, RolloutPolicy
 
 
@@ -75,6 +76,15 @@ class RolloutPolicySerializer(serializers.ModelSerializer):
             )
         ]
 
+    def validate_team(self, team: Team) -> Team:
+        """A policy stays in its team: moving it alone would leave deployments pointing across teams. Policies move
+        with the model that alone uses them (POST /api/v1/models/<name>/move/)."""
+        if self.instance is not None and team.pk != self.instance.team_id:
+            raise serializers.ValidationError(
+                "team cannot be changed; create the policy in the other team, or move the model that uses it"
+            )
+        return team
+
     def validate(self, attrs: dict) -> dict:
         simple = {key: attrs.pop(key) for key in ("step_weight", "max_weight", "interval_s") if key in attrs}
         if simple:
@@ -111,14 +121,12 @@ def simple_steps(*, step_weight: int | None = None, max_weight: int | None = Non
 
 
 class DeploymentSerializer(serializers.ModelSerializer):
-    model = SlugField(slug_field="name", queryset=Model.objects.all())
+    model = ScopedSlugField(slug_field="name", queryset=Model.objects.all())
     team = serializers.SlugRelatedField(slug_field="slug", read_only=True)
     stable_version = serializers.IntegerField(
         source="stable_version.version", required=False, allow_null=True, min_value=1, max_value=2**31 - 1
     )
-    default_policy = serializers.PrimaryKeyRelatedField(
-        queryset=RolloutPolicy.objects.all(), required=False, allow_null=True
-    )
+    default_policy = ScopedPrimaryKeyField(queryset=RolloutPolicy.objects.all(), required=False, allow_null=True)
     route = serializers.CharField(read_only=True)
     autoscaling = serializers.DictField(required=False)
     batching = serializers.DictField(required=False)
@@ -138,6 +146,8 @@ class DeploymentSerializer(serializers.ModelSerializer):
             "batching",
             "resources",
             "pooled",
+            "pins",
+            "require_key",
             "created_by",
             "created_at",
             "updated_at",
@@ -146,11 +156,6 @@ class DeploymentSerializer(serializers.ModelSerializer):
 
     def get_fields(self):  # type: ignore[no-untyped-def]
         fields = super().get_fields()
-        request = self.context.get("request")
-        ids = team_ids_for(request.user) if request else []
-        if ids is not None:
-            fields["model"].queryset = Model.objects.filter(team__in=ids)
-            fields["default_policy"].queryset = RolloutPolicy.objects.filter(team__in=ids)
         if self.instance is not None:
             fields["model"].read_only = True
         return fields
@@ -184,6 +189,12 @@ class DeploymentSerializer(serializers.ModelSerializer):
         policy = attrs.get("default_policy")
         if policy is not None and policy.team_id != model.team_id:
             raise serializers.ValidationError({"default_policy": ["The policy belongs to another team."]})
+        held = held_versions(self.instance) if self.instance is not None else [None]
+        stable = attrs["stable_version"] if "stable_version" in attrs else held[0]
+        pooled = attrs.get("pooled", getattr(self.instance, "pooled", False))
+        refusal = trusted_pool_refusal(pooled=pooled, versions=[stable, *held[1:]])
+        if refusal:
+            raise serializers.ValidationError({"pooled": [refusal]})
         return attrs
 
 
@@ -219,6 +230,12 @@ class ResourcesSerializer(serializers.Serializer):
 
     def validate_custom(self, value: dict) -> dict:
         for name in value:
+            if isinstance(name, str) and name.startswith(RAY_NODE_RESOURCE_PREFIX):
+                raise serializers.ValidationError(
+                    f"{name!r}: '{RAY_NODE_RESOURCE_PREFIX}…' resources are Ray's own node-affinity resources; "
+                    "they would pin replicas to one machine and escape the team's quota. Use a custom resource that "
+                    "the nodes are started with (`ray start --resources`)."
+                )
             if not name or len(name) > 100 or name in RAY_BUILTIN_RESOURCES or not name.isprintable():
                 raise serializers.ValidationError(
                     f"{name!r} is not a custom resource name (1-100 printable characters, not one of Ray's own: "
@@ -228,6 +245,7 @@ class ResourcesSerializer(serializers.Serializer):
 
 
 RAY_BUILTIN_RESOURCES = {"CPU", "GPU", "memory", "object_store_memory"}
+RAY_NODE_RESOURCE_PREFIX = "node:"
 
 
 def validated_options(serializer_class: type[serializers.Serializer], value: dict) -> dict:
@@ -287,7 +305,7 @@ class RolloutDetailSerializer(RolloutSerializer):
 
 class RolloutStartSerializer(serializers.Serializer):
     version = serializers.IntegerField(min_value=1, max_value=2**31 - 1, help_text="The candidate version number")
-    policy = serializers.PrimaryKeyRelatedField(
+    policy = ScopedPrimaryKeyField(
         queryset=RolloutPolicy.objects.all(),
         required=False,
         allow_null=True,

@@ -7,7 +7,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 
 from controlplane.accounts.choices import Role
-from controlplane.accounts.selectors import scope_to_teams, user_has_role
+from controlplane.accounts.selectors import scope_to_teams
 from controlplane.api.exceptions import ApplicationError
 from controlplane.api.permissions import TeamRolePermission, require_role
 from controlplane.api.viewsets import TeamOwnedViewSet
@@ -15,7 +15,7 @@ from controlplane.registry.models import ModelVersion
 
 from .. import services
 from ..engine import Command
-from ..filtersets import DeploymentFilterSet, RolloutPolicyFilterSet
+from ..filtersets import DeploymentFilterSet, RolloutFilterSet, RolloutPolicyFilterSet
 from ..models import Deployment, Rollout, RolloutPolicy
 from ..tasks import reconcile
 from .serializers import (
@@ -53,11 +53,20 @@ class DeploymentViewSet(TeamOwnedViewSet):
         return {"created_by": self.request.user, "team": serializer.validated_data["model"].team}
 
     def perform_create(self, serializer):  # type: ignore[no-untyped-def]
-        super().perform_create(serializer)
+        team = self.team_for_create(serializer)
+        require_role(self.request.user, team, Role.DEPLOYER)
+        with transaction.atomic():  # the quota check locks the team until the deployment is saved
+            services.deployment_quota_enforce(team=team, deployment=None, changes=serializer.validated_data)
+            super().perform_create(serializer)
         reconcile_after_commit()
 
     def perform_update(self, serializer):  # type: ignore[no-untyped-def]
-        super().perform_update(serializer)
+        with transaction.atomic():
+            deployment = serializer.instance
+            services.deployment_quota_enforce(
+                team=deployment.team, deployment=deployment, changes=serializer.validated_data
+            )
+            super().perform_update(serializer)
         reconcile_after_commit()
 
     def perform_destroy(self, instance):  # type: ignore[no-untyped-def]
@@ -70,14 +79,12 @@ class DeploymentViewSet(TeamOwnedViewSet):
         """Start rolling a new version out with a policy. One active rollout per deployment (409 otherwise)."""
         deployment = self.get_object()
         require_role(request.user, deployment.team, Role.DEPLOYER)
-        body = RolloutStartSerializer(data=request.data)
-        body.is_valid(raise_exception=True)
+        body = RolloutStartSerializer(data=request.data, context={"request": request})
+        body.is_valid(raise_exception=True)  # the policy field only finds the caller's teams' policies
         version = self.version_of(deployment, body.validated_data["version"])
         policy = body.validated_data.get("policy") or deployment.default_policy
         if policy is None:
             raise ApplicationError("name a policy: this deployment has no default policy", field="policy")
-        if not user_has_role(request.user, policy.team, Role.VIEWER):
-            raise ApplicationError(f"no policy {policy.pk}", field="policy")
         rollout = services.rollout_start(deployment=deployment, version=version, policy=policy, user=request.user)
         return Response(RolloutDetailSerializer(rollout).data, status=status.HTTP_201_CREATED)
 
@@ -106,7 +113,7 @@ class RolloutViewSet(viewsets.ReadOnlyModelViewSet):
 
     permission_classes = [TeamRolePermission]
     team_path = "deployment__team"
-    filterset_fields = ["deployment", "phase"]
+    filterset_class = RolloutFilterSet
     ordering_fields = ["created_at"]
 
     def get_queryset(self) -> QuerySet:
