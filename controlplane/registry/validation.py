@@ -9,10 +9,15 @@ version, or a bug in a framework's parser) sees no secret. The sandbox (``run_sa
 - a fresh working folder (also its TMPDIR), deleted afterwards;
 - rlimits on address space, CPU seconds, file size, open files and core dumps, plus a process count where the
   kernel enforces one (it exempts root from RLIMIT_NPROC, so as root that limit is recorded as not enforced);
-- a network namespace of its own (no interface but a down loopback) where the machine allows ``unshare``; whether
-  it had one is recorded in the verdict's details (``sandbox``);
-- its own session: on timeout, and after every run, the whole process group is killed, so a forked child cannot
-  outlive the check.
+- where the machine allows it (util-linux ``unshare``, found once and recorded in the verdict's details,
+  ``sandbox``): new PID, mount and network namespaces. The child sees only its own processes (a fresh /proc, so no
+  other process's environment), has no network but a down loopback, and finds the project's ``var/``, its
+  ``.env``, the secrets file, the artifact root and RAYLANE_VALIDATION_HIDDEN_PATHS covered by empty read-only
+  tmpfs (folders) or /dev/null (files); the one artifact being validated is bound read-only into its own folder
+  first. Then ``setpriv`` empties every capability set, so root in there cannot unmount the covers, trace a
+  process or override file permissions. Without ``unshare`` only the network namespace is tried, as before;
+- its own session: on timeout, and after every run, the whole process group is killed (with a PID namespace,
+  everything in it dies with its init, even a child that left the group).
 
 Formats that execute code when loaded (pickle, joblib, Python packages, SavedModels) are never loaded before an
 admin marks the version trusted; for pickles the admin sees the globals the file would import, read from its
@@ -35,7 +40,7 @@ from typing import Any
 
 from django.conf import settings
 
-from controlplane.api.exceptions import ApplicationError
+from controlplane.core.errors import ApplicationError
 from serving.archive import ArchiveError, check_zip
 from serving.loaders import FORMATS, detect_format
 from serving.loaders.base import LoaderError
@@ -141,6 +146,46 @@ _THREAD_LIMITS = {
 }
 _network_isolation: bool | None = None
 
+# Run by /bin/sh as the init of the sandbox's new PID, mount and network namespaces: bind the artifact read-only
+# into the sandbox's folder ($1 -> $2), cover each hidden folder with an empty read-only tmpfs and each hidden file
+# with /dev/null, then run the command after "--". The command runs as a child rather than by exec: the kernel
+# ignores default-action signals such as SIGXCPU for a namespace's init, and Python must keep them. Any failed
+# mount stops the sandbox before the command starts (fail closed).
+_SANDBOX_INIT = """set -e
+if [ -n "$2" ]; then mount --bind -o ro "$1" "$2"; fi
+shift 2
+while [ "$1" != "--" ]; do
+  case "$1" in
+    dir:*) mount -t tmpfs -o ro,size=4k,mode=0755 raylane-hidden "${1#dir:}" ;;
+    file:*) mount --bind /dev/null "${1#file:}" ;;
+  esac
+  shift
+done
+shift
+"$@"
+"""
+# A fresh /proc in a new PID namespace: the child sees only its own processes, never the web process's environment.
+_UNSHARE_OPTIONS = ("--pid", "--fork", "--kill-child", "--mount-proc", "--net", "--propagation", "private")
+# Empty bounding, inheritable and ambient sets before Python starts: root in the sandbox keeps uid 0 but cannot
+# unmount what hides the secrets, trace a process or override file permissions; no exec can regain a capability.
+_SETPRIV_OPTIONS = ("--bounding-set=-all", "--inh-caps=-all", "--ambient-caps=-all", "--no-new-privs", "--")
+
+
+@dataclass(frozen=True)
+class Isolation:
+    """What this machine lets the sandbox do, found once per process by trying it."""
+
+    unshare: tuple[str, ...] = ()  # the unshare command line; empty when no namespace could be made
+    drop_capabilities: tuple[str, ...] = ()  # the setpriv command line; empty when setpriv is missing or refused
+    note: str = ""  # what did not hold, for the verdict's details
+
+    @property
+    def namespaces(self) -> bool:
+        return bool(self.unshare)
+
+
+_isolation: Isolation | None = None
+
 
 def _enter_network_namespace() -> None:
     """Leave the host's network: a new namespace has only a loopback that is down (root, or via a user namespace)."""
@@ -153,12 +198,82 @@ def network_isolation_available() -> bool:
     """Whether this machine lets a child enter its own network namespace; tried once per process."""
     global _network_isolation
     if _network_isolation is None:
-        try:
-            subprocess.run(["true"], preexec_fn=_enter_network_namespace, check=True, timeout=30, env={})
-            _network_isolation = True
-        except (OSError, subprocess.SubprocessError):
-            _network_isolation = False
+        if sandbox_isolation().namespaces:
+            _network_isolation = True  # unshare --net worked in the probe
+        else:
+            try:
+                subprocess.run(["true"], preexec_fn=_enter_network_namespace, check=True, timeout=30, env={})
+                _network_isolation = True
+            except (OSError, subprocess.SubprocessError):
+                _network_isolation = False
     return _network_isolation
+
+
+def _isolation_works(unshare: tuple[str, ...], drop_capabilities: tuple[str, ...]) -> bool:
+    """Run the real sandbox init once, hiding a scratch folder, with ``true`` as the command."""
+    with tempfile.TemporaryDirectory(prefix="raylane-probe-") as probe:
+        command = [*unshare, "/bin/sh", "-c", _SANDBOX_INIT, "sh", "", "", f"dir:{probe}", "--"]
+        try:
+            subprocess.run(
+                [*command, *drop_capabilities, "true"],
+                check=True,
+                timeout=30,
+                env={"PATH": os.environ.get("PATH", "/usr/local/bin:/usr/bin:/bin")},
+                stdin=subprocess.DEVNULL,
+                stdout=subprocess.DEVNULL,
+                stderr=subprocess.DEVNULL,
+            )
+        except (OSError, subprocess.SubprocessError):
+            return False
+    return True
+
+
+def _detect_isolation() -> Isolation:
+    unshare, setpriv, mount = (shutil.which(name) for name in ("unshare", "setpriv", "mount"))
+    if not unshare or not mount:
+        return Isolation(note="util-linux unshare or mount not found: no PID or mount namespace, secrets not hidden")
+    drops = [(setpriv, *_SETPRIV_OPTIONS)] if setpriv else []
+    # As root the namespaces come directly; as another user only inside a user namespace where it maps to root.
+    for user_namespace in ((), ("--user", "--map-root-user")):
+        command = (unshare, *user_namespace, *_UNSHARE_OPTIONS, "--")
+        for drop in [*drops, ()]:
+            if _isolation_works(command, drop):
+                note = ""
+                if not drop:
+                    reason = "setpriv not found" if not setpriv else "setpriv was refused"
+                    note = f"{reason}: capabilities are not dropped, so root in the sandbox could unmount what hides"
+                return Isolation(unshare=command, drop_capabilities=drop, note=note)
+    return Isolation(note="unshare was refused: no PID or mount namespace, secrets not hidden")
+
+
+def sandbox_isolation() -> Isolation:
+    """Which namespaces and capability drop the sandbox gets here; tried once per process."""
+    global _isolation
+    if _isolation is None:
+        _isolation = _detect_isolation()
+    return _isolation
+
+
+def _hidden_paths() -> tuple[Path, ...]:
+    """The existing folders and files to hide: the settings' list, the secrets file and the artifact root.
+
+    A path inside another is covered by it. A path the sandbox itself needs (an ancestor of the code, of Python
+    or of the temporary folder) is never hidden: covering it would break every check, not protect a secret.
+    """
+    candidates = [
+        *settings.RAYLANE_VALIDATION_HIDDEN_PATHS,
+        settings.RAYLANE_SECRETS_FILE,
+        settings.RAYLANE_ARTIFACT_ROOT,
+    ]
+    needed = [
+        Path(place).resolve() for place in (settings.BASE_DIR, sys.prefix, sys.base_prefix, tempfile.gettempdir())
+    ]
+    hidden: list[Path] = []
+    for path in sorted({Path(candidate).resolve() for candidate in candidates if Path(candidate).exists()}):
+        if any(place.is_relative_to(path) for place in needed) or any(path.is_relative_to(top) for top in hidden):
+            continue
+        hidden.append(path)
+    return tuple(hidden)
 
 
 def _user_task_count() -> int:
@@ -184,10 +299,15 @@ class SandboxLimits:
     open_files: int
     processes: int | None  # None: not enforced (root is exempt from RLIMIT_NPROC)
     network_isolated: bool
+    isolation: Isolation = field(default_factory=Isolation)
+    hidden_paths: tuple[Path, ...] = ()
 
     def describe(self) -> dict[str, Any]:
-        return {
+        described = {
             "network_isolated": self.network_isolated,
+            "pid_namespace": self.isolation.namespaces,
+            "hidden_paths": [str(path) for path in self.hidden_paths] if self.isolation.namespaces else [],
+            "capabilities_dropped": bool(self.isolation.drop_capabilities),
             "memory_bytes": self.memory_bytes,
             "cpu_seconds": self.cpu_seconds,
             "file_bytes": self.file_bytes,
@@ -197,12 +317,16 @@ class SandboxLimits:
             else "not enforced: the kernel exempts root from RLIMIT_NPROC",
             "environment": "empty but for PATH, HOME, TMPDIR, PYTHONPATH, thread and archive limits",
         }
+        if self.isolation.note:
+            described["isolation_note"] = self.isolation.note
+        return described
 
 
 def sandbox_limits() -> SandboxLimits:
     processes = None
     if os.geteuid() != 0:
         processes = _user_task_count() + settings.RAYLANE_VALIDATION_MAX_PROCESSES
+    isolation = sandbox_isolation()
     return SandboxLimits(
         memory_bytes=settings.RAYLANE_VALIDATION_MEMORY_BYTES,
         cpu_seconds=settings.RAYLANE_VALIDATION_TIMEOUT_S,
@@ -210,6 +334,8 @@ def sandbox_limits() -> SandboxLimits:
         open_files=settings.RAYLANE_VALIDATION_OPEN_FILES,
         processes=processes,
         network_isolated=network_isolation_available(),
+        isolation=isolation,
+        hidden_paths=_hidden_paths() if isolation.namespaces else (),
     )
 
 
@@ -242,8 +368,8 @@ def _preexec(limits: SandboxLimits) -> Any:
         resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
         if limits.processes is not None:
             resource.setrlimit(resource.RLIMIT_NPROC, (limits.processes, limits.processes))
-        if limits.network_isolated:
-            _enter_network_namespace()
+        if limits.network_isolated and not limits.isolation.namespaces:
+            _enter_network_namespace()  # with namespaces, unshare --net does it
 
     return limit_resources
 
@@ -262,17 +388,54 @@ def _tail(handle: Any, size: int) -> str:
     return handle.read().decode("utf-8", "replace")
 
 
-def run_sandboxed(arguments: list[str], *, timeout: float, limits: SandboxLimits) -> tuple[int, str, str]:
-    """Run ``python -m <arguments>`` in the sandbox; return (exit code, stdout tail, stderr tail).
+def _isolated_command(command: list[str], *, limits: SandboxLimits, work_dir: Path, artifact: Path | None) -> list[str]:
+    """Wrap ``command`` in the namespaces; the artifact is bound read-only into the work folder, since its own
+    folder (the artifact root, or its incoming/ during an upload) is hidden like every other secret place."""
+    source = target = ""
+    if artifact is not None:
+        inner = work_dir / "artifact" / artifact.name
+        inner.parent.mkdir()
+        if artifact.is_dir():
+            inner.mkdir()
+        else:
+            inner.touch()
+        source, target = str(artifact), str(inner)
+        command = [*command, target]
+    hides = [f"{'dir' if path.is_dir() else 'file'}:{path}" for path in limits.hidden_paths]
+    return [
+        *limits.isolation.unshare,
+        "/bin/sh",
+        "-c",
+        _SANDBOX_INIT,
+        "sh",
+        source,
+        target,
+        *hides,
+        "--",
+        *limits.isolation.drop_capabilities,
+        *command,
+    ]
 
-    Output goes to unnamed temporary files, not pipes, so a forked child that keeps them open cannot make the
-    parent wait; after the main process ends, its whole process group is killed.
+
+def run_sandboxed(
+    arguments: list[str], *, timeout: float, limits: SandboxLimits, artifact: Path | None = None
+) -> tuple[int, str, str]:
+    """Run ``python -m <arguments> [artifact]`` in the sandbox; return (exit code, stdout tail, stderr tail).
+
+    With namespaces the child is handed the artifact's path inside the sandbox, not its real one. Output goes to
+    unnamed temporary files, not pipes, so a forked child that keeps them open cannot make the parent wait; after
+    the main process ends, its whole process group is killed (and with a PID namespace, everything in it).
     """
     work_dir = Path(tempfile.mkdtemp(prefix="raylane-validate-"))
+    command = [sys.executable, "-m", *arguments]
+    if limits.isolation.namespaces:
+        command = _isolated_command(command, limits=limits, work_dir=work_dir, artifact=artifact)
+    elif artifact is not None:
+        command.append(str(artifact))
     try:
         with tempfile.TemporaryFile() as stdout, tempfile.TemporaryFile() as stderr:
             process = subprocess.Popen(
-                [sys.executable, "-m", *arguments],
+                command,
                 cwd=work_dir,
                 env=_sandbox_environment(work_dir),
                 preexec_fn=_preexec(limits),
@@ -290,6 +453,8 @@ def run_sandboxed(arguments: list[str], *, timeout: float, limits: SandboxLimits
                 raise
             finally:
                 _kill_group(process)
+            if limits.isolation.namespaces and returncode > 128:
+                returncode = 128 - returncode  # the init shell reports a child killed by signal N as 128 + N
             return returncode, _tail(stdout, _VERDICT_TAIL_BYTES), _tail(stderr, 64 * 1024)
     finally:
         shutil.rmtree(work_dir, ignore_errors=True)
@@ -303,12 +468,13 @@ def run_load_check(path: Path, model_format: str, *, trusted: bool, scan_only: b
         arguments.append("--smoke")
         if trusted:
             arguments.append("--trusted")
-    arguments.append(str(Path(path).resolve()))
     timeout = settings.RAYLANE_VALIDATION_TIMEOUT_S
     limits = sandbox_limits()
     started = time.monotonic()
     try:
-        returncode, stdout, stderr = run_sandboxed(arguments, timeout=timeout, limits=limits)
+        returncode, stdout, stderr = run_sandboxed(
+            arguments, timeout=timeout, limits=limits, artifact=Path(path).resolve()
+        )
     except subprocess.TimeoutExpired as exc:
         raise ArtifactRejected(
             f"the load check did not finish within {timeout} s (RAYLANE_VALIDATION_TIMEOUT_S)"

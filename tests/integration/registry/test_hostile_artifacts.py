@@ -167,31 +167,42 @@ def predict(inputs):
     assert report.read_text().startswith("refused")
 
 
-def _alive(pid: int) -> bool:
-    try:
-        with open(f"/proc/{pid}/stat") as handle:
-            return handle.read().rsplit(")", 1)[1].split()[0] != "Z"
-    except FileNotFoundError:
-        return False
+def _alive_with_marker(marker: str) -> list[int]:
+    """Host pids of live processes whose command line holds ``marker`` (the child's own pid may be namespaced)."""
+    found = []
+    for entry in os.scandir("/proc"):
+        if not entry.name.isdigit():
+            continue
+        try:
+            with open(f"/proc/{entry.name}/cmdline", "rb") as handle:
+                if marker.encode() not in handle.read():
+                    continue
+            with open(f"/proc/{entry.name}/stat") as handle:
+                if handle.read().rsplit(")", 1)[1].split()[0] != "Z":
+                    found.append(int(entry.name))
+        except (FileNotFoundError, ProcessLookupError):
+            continue
+    return found
 
 
 def test_timeout_kills_the_whole_process_group(tmp_path, settings) -> None:
     settings.RAYLANE_VALIDATION_TIMEOUT_S = 20
-    pid_file = tmp_path / "child.pid"
+    started_file = tmp_path / "child.started"
+    marker = f"raylane-orphan-{os.getpid()}-{time.monotonic_ns()}"
     code = f"""
-import subprocess, time
-child = subprocess.Popen(["sleep", "600"])
-open({str(pid_file)!r}, "w").write(str(child.pid))
+import subprocess, sys, time
+child = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(600)", {marker!r}])
+open({str(started_file)!r}, "w").write(str(child.pid))
 time.sleep(600)
 """
     with pytest.raises(ArtifactRejected, match="did not finish within 20 s"):
         run_load_check(_pyfunc(tmp_path, code), "pyfunc", trusted=True)
 
-    pid = int(pid_file.read_text())
+    assert started_file.exists()
     deadline = time.monotonic() + 10  # SIGKILL is delivered asynchronously; wait for it, bounded
-    while _alive(pid) and time.monotonic() < deadline:
+    while _alive_with_marker(marker) and time.monotonic() < deadline:
         time.sleep(0.05)
-    assert not _alive(pid)
+    assert _alive_with_marker(marker) == []
 
 
 def test_a_small_joblib_that_decompresses_to_a_huge_string_leaves_the_web_process_small(iris, deployer, tmp_path):
