@@ -3,7 +3,8 @@
 No Django, no Ray: services load rows, call `advance`, save the new state, apply the traffic it names, and record
 its events. Invariants (property-tested): stable and candidate weights always sum to 100; traffic reaches the
 candidate only once all its replicas answer; an abort or a failed analysis under `rollback` ends at 100% stable;
-no step is skipped unless a human promotes; a paused rollout never moves by itself.
+no step is skipped unless a human promotes; a paused rollout never moves by itself. Which command a person may
+give in which state is `allowed_commands`, here alone: services, the API and the console ask it.
 """
 
 from __future__ import annotations
@@ -123,7 +124,7 @@ class State:
 
 @dataclass(frozen=True)
 class Event:
-    kind: str  # started, ready, step, analysis, paused, resumed, promoted, switched, succeeded, failed, aborted
+    kind: str  # started, ready, step, analysis, paused, resumed, switched, succeeded, failed, aborted, refused
     message: str
     data: dict = field(default_factory=dict)
 
@@ -149,10 +150,10 @@ def start(policy: Policy, now: float) -> Decision:
 def advance(
     policy: Policy, state: State, observation: Observation, now: float, command: Command | None = None
 ) -> Decision:
-    if state.phase.terminal:
-        return Decision(state)
     if command is not None:
         return apply_command(policy, state, observation, now, command)
+    if state.phase.terminal:
+        return Decision(state)
     if state.phase == Phase.PAUSED:
         return Decision(state)
     if state.phase == Phase.PENDING:
@@ -164,25 +165,55 @@ def advance(
     return when_progressing(policy, state, observation, now)
 
 
+COMMANDS_IN: dict[Command, tuple[Phase, ...]] = {
+    Command.PAUSE: (Phase.PENDING, Phase.PROGRESSING),
+    Command.RESUME: (Phase.PAUSED,),
+    Command.PROMOTE: (Phase.PROGRESSING, Phase.PAUSED),
+    Command.ABORT: (Phase.PENDING, Phase.PROGRESSING, Phase.PAUSED, Phase.WARM),
+}
+COMMANDS_WHEN = {
+    Command.PAUSE: "only a pending or progressing rollout can be paused",
+    Command.RESUME: "only a paused rollout can be resumed",
+    Command.PROMOTE: "only a progressing or paused rollout can be promoted (a pending one once its candidate answers)",
+    Command.ABORT: "only an active rollout can be aborted",
+}
+
+
+def allowed_commands(state: State, observation: Observation | None = None) -> dict[Command, str | None]:
+    """Every command, with None where the state allows it and, where it does not, the reason for a person.
+
+    The one place that says which command is legal when: services refuse the others with this reason, the API lists
+    the allowed ones on every rollout, and the console shows exactly those. Without an observation the answer rests
+    on the state alone; with one, promote also needs the candidate loaded on every replica."""
+    allowed: dict[Command, str | None] = {}
+    for command, phases in COMMANDS_IN.items():
+        if state.phase in phases:
+            allowed[command] = None
+        elif state.phase.terminal:
+            allowed[command] = f"cannot {command.value}: the rollout is over ({state.phase.value})"
+        else:
+            allowed[command] = f"cannot {command.value}: the rollout is {state.phase.value}; {COMMANDS_WHEN[command]}"
+    if allowed[Command.PROMOTE] is None and observation is not None and not observation.candidate_ready:
+        allowed[Command.PROMOTE] = "cannot promote: the candidate is not loaded on every replica"
+    return allowed
+
+
 def apply_command(policy: Policy, state: State, observation: Observation, now: float, command: Command) -> Decision:
+    """A person's command, or a `refused` event with the reason `allowed_commands` gives, and no change."""
+    if refusal := allowed_commands(state, observation)[command]:
+        return Decision(state, (Event("refused", refusal),))
     if command == Command.ABORT:
         return roll_back(state, Phase.ABORTED, "aborted by a person: all traffic back on the stable version")
     if command == Command.PAUSE:
-        if state.phase == Phase.PAUSED:
-            return Decision(state)
         return Decision(replace(state, phase=Phase.PAUSED, reason="paused by a person"), (Event("paused", "paused"),))
     if command == Command.RESUME:
-        if state.phase != Phase.PAUSED:
-            return Decision(state)
         resumed_phase = Phase.PROGRESSING if state.step_index >= 0 or state.traffic.shadow_percent else Phase.PENDING
         resumed = replace(
             state, phase=resumed_phase, reason="", failures=0, inconclusives=0, step_started_at=now,
             next_analysis_at=now + policy.analysis.initial_delay_s,
         )  # fmt: skip
         return Decision(resumed, (Event("resumed", "resumed"),))
-    # PROMOTE: skip every remaining step; only a candidate that answers may take traffic.
-    if not observation.candidate_ready:
-        return Decision(state, (Event("refused", "cannot promote: the candidate is not loaded on every replica"),))
+    # PROMOTE: skip every remaining step (allowed_commands made sure the candidate answers).
     return switch_or_finish(policy, state, now, "promoted by a person")
 
 

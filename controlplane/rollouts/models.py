@@ -4,6 +4,8 @@ The rollout state machine and its records (Rollout, RolloutEvent) arrive with th
 records users create first.
 """
 
+from typing import Any
+
 from django.conf import settings
 from django.db import models
 from django.utils import timezone
@@ -12,6 +14,7 @@ from controlplane.accounts.models import Team
 from controlplane.registry.models import Model, ModelVersion
 
 from .choices import ACTIVE_PHASES, OnFailure, Pins, RolloutPhase, Strategy
+from .policies import policy_check
 
 
 class RolloutPolicy(models.Model):
@@ -48,6 +51,27 @@ class RolloutPolicy(models.Model):
     def __str__(self) -> str:
         return self.name
 
+    def clean(self) -> None:
+        """The one policy validator (rollouts.policies), so the admin refuses what the API refuses."""
+        super().clean()
+        policy_check(self.engine_settings())
+
+    def engine_settings(self) -> dict[str, Any]:
+        """The fields the engine runs on: what a rollout snapshots and the validator checks."""
+        return {name: getattr(self, name) for name in POLICY_SETTINGS}
+
+
+POLICY_SETTINGS = (
+    "strategy",
+    "steps",
+    "analysis",
+    "on_failure",
+    "progress_deadline_s",
+    "shadow_percent",
+    "auto_promote_s",
+    "keep_warm_s",
+)
+
 
 class Deployment(models.Model):
     """A model served on the cluster: which version is stable, and how it is served (autoscaling, batching,
@@ -75,6 +99,12 @@ class Deployment(models.Model):
     )
     require_key = models.BooleanField(
         default=False, help_text="Every inference request needs a data-plane key (X-Raylane-Key or Bearer rk_…)"
+    )
+    limits = models.JSONField(
+        default=dict,
+        blank=True,
+        help_text="What one inference request may hold: {max_body_bytes, max_elements, max_depth}; null or absent "
+        "takes the site default (rollouts.limits)",
     )
     created_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
@@ -180,9 +210,12 @@ class Rollout(models.Model):
 
 
 class RolloutEvent(models.Model):
-    """Every transition and every analysis, with the numbers it saw. Append-only, like the audit log."""
+    """Every transition and every analysis, with the numbers it saw, and every other change of what a deployment
+    serves (kinds `deployed`, `rolled_back`). Append-only, like the audit log."""
 
-    rollout = models.ForeignKey(Rollout, on_delete=models.CASCADE, related_name="events")
+    # A deployment-level event (a deploy, a rollback) belongs to no rollout.
+    rollout = models.ForeignKey(Rollout, on_delete=models.CASCADE, null=True, blank=True, related_name="events")
+    deployment = models.ForeignKey(Deployment, on_delete=models.CASCADE, null=True, related_name="events")
     at = models.DateTimeField(default=timezone.now, db_index=True)
     kind = models.CharField(max_length=20)
     message = models.TextField()

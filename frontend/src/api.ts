@@ -136,6 +136,8 @@ export interface Rollout {
   candidate_weight: number;
   shadow_percent: number;
   reason: string;
+  /** The commands the rollout's state allows now (the engine's rule): show exactly these. */
+  allowed_commands: RolloutCommand[];
   created_by: string | null;
   created_at: string;
   finished_at: string | null;

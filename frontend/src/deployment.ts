@@ -6,12 +6,12 @@
 // those newer than the history are applied. A jump in a stream's numbers, a `resync`, or a reconnect means
 // messages were missed, so the history is loaded again before going on.
 
-import { ApiError, api, type Deployment, type MetricPoint, type User, sessionEnded } from "./api";
+import { ApiError, api, type Deployment, type MetricPoint, type RolloutCommand, type User, sessionEnded } from "./api";
 import { h, notice, replace, showNotice } from "./dom";
 import { LogsPane } from "./logs";
-import { HISTORY_STEP_S, MetricsPanel, type RolloutSummary, WINDOW_S } from "./metrics";
+import { HISTORY_STEP_S, MetricsPanel, WINDOW_S } from "./metrics";
 import { roleIn } from "./model";
-import { ACTIVE_PHASES, EventList, RolloutCard, activeRollout } from "./rollout";
+import { ACTIVE_PHASES, EventList, RolloutCard, type RolloutView, activeRollout } from "./rollout";
 import { CLOSE_FORBIDDEN, CLOSE_UNAUTHENTICATED, LiveSocket, type ServerMessage, type SocketState } from "./socket";
 
 const EVENTS_KEPT = 200;
@@ -34,16 +34,24 @@ interface RolloutState {
   to_version: number;
   candidate_weight: number;
   shadow_percent: number;
+  allowed_commands: RolloutCommand[];
 }
 
-interface RolloutEventMessage extends RolloutState {
+interface PushedEvent {
   event: { kind: string; message: string; data: Record<string, unknown>; at: string; actor: string };
 }
 
+/** An event of a rollout, with where the rollout stands; or of the deployment itself (a deploy, a rollback). */
+type RolloutEventMessage =
+  | (RolloutState & PushedEvent)
+  | ({ rollout: null; stable_version: number | null } & PushedEvent);
+
 /** The page's summary of a rollout from what a push says of it; null once it is over. */
-function activeSummary(state: RolloutState): RolloutSummary | null {
-  const { rollout: id, phase, from_version, to_version, candidate_weight, shadow_percent } = state;
-  return ACTIVE_PHASES.has(phase) ? { id, phase, from_version, to_version, candidate_weight, shadow_percent } : null;
+function activeSummary(state: RolloutState): RolloutView | null {
+  const { rollout: id, phase, from_version, to_version, candidate_weight, shadow_percent, allowed_commands } = state;
+  return ACTIVE_PHASES.has(phase)
+    ? { id, phase, from_version, to_version, candidate_weight, shadow_percent, allowed_commands }
+    : null;
 }
 
 export interface LivePage {
@@ -76,7 +84,7 @@ class LiveDeploymentView {
   private readonly metricsStream: string;
   private deployment: Deployment | null = null;
   private stable: number | null = null;
-  private rollout: RolloutSummary | null = null;
+  private rollout: RolloutView | null = null;
   private readonly sequences = new Map<string, number>();
   private loading = false;
   private reloadQueued = false;
@@ -254,15 +262,19 @@ class LiveDeploymentView {
       actor_username: event.actor,
       rollout: data.rollout,
     });
-    this.rollout = activeSummary(data);
-    if (data.phase === "succeeded") this.stable = data.to_version;
+    if (data.rollout === null) {
+      this.stable = data.stable_version; // a deploy or a rollback: a rollout it ended sent its own event first
+    } else {
+      this.rollout = activeSummary(data);
+      if (data.phase === "succeeded") this.stable = data.to_version;
+    }
     this.metrics.setRoles(this.stable, this.rollout);
     this.renderHeader();
     this.showRollout();
   }
 
   /** A command this page sent came back (its event arrives over the websocket too). */
-  private rolloutChanged(rollout: RolloutSummary | null): void {
+  private rolloutChanged(rollout: RolloutView | null): void {
     if (this.stopped) return;
     this.rollout = rollout;
     this.metrics.setRoles(this.stable, rollout);

@@ -9,28 +9,18 @@ import type { RolloutSummary } from "./metrics";
 export const ACTIVE_PHASES = new Set(["pending", "progressing", "paused", "warm"]);
 const EVENTS_KEPT = 200;
 
-/** What the service accepts in which phase (rollouts/services.py `rollout_command`); the API still has the last word. */
-const COMMANDS: { command: RolloutCommand; label: string; legalIn: Set<string>; refusal: string }[] = [
-  {
-    command: "pause",
-    label: "Pause",
-    legalIn: new Set(["pending", "progressing"]),
-    refusal: "Only a pending or progressing rollout can be paused.",
-  },
-  {
-    command: "resume",
-    label: "Resume",
-    legalIn: new Set(["paused"]),
-    refusal: "Only a paused rollout can be resumed.",
-  },
-  {
-    command: "promote",
-    label: "Promote",
-    legalIn: new Set(["progressing", "paused"]),
-    refusal: "A rollout can be promoted once the candidate takes traffic.",
-  },
-  { command: "abort", label: "Abort", legalIn: ACTIVE_PHASES, refusal: "" },
+/** The buttons, in this order; each shows only when the rollout's `allowed_commands` (the engine's rule) lists it. */
+const COMMANDS: { command: RolloutCommand; label: string }[] = [
+  { command: "pause", label: "Pause" },
+  { command: "resume", label: "Resume" },
+  { command: "promote", label: "Promote" },
+  { command: "abort", label: "Abort" },
 ];
+
+/** The rollout as the card shows it: where it stands, and which commands its state allows. */
+export interface RolloutView extends RolloutSummary {
+  allowed_commands: RolloutCommand[];
+}
 
 const DONE: Record<RolloutCommand, string> = {
   pause: "paused",
@@ -40,10 +30,10 @@ const DONE: Record<RolloutCommand, string> = {
 };
 
 /** The rollout as the page tracks it, or null once it is over. */
-export function activeRollout(rollout: Rollout): RolloutSummary | null {
+export function activeRollout(rollout: Rollout): RolloutView | null {
   if (!ACTIVE_PHASES.has(rollout.phase)) return null;
-  const { id, phase, from_version, to_version, candidate_weight, shadow_percent } = rollout;
-  return { id, phase, from_version, to_version, candidate_weight, shadow_percent };
+  const { id, phase, from_version, to_version, candidate_weight, shadow_percent, allowed_commands } = rollout;
+  return { id, phase, from_version, to_version, candidate_weight, shadow_percent, allowed_commands };
 }
 
 function message(error: unknown): string {
@@ -54,15 +44,15 @@ export class RolloutCard {
   /** The command's outcome; outside the card, which goes away when a command ends the rollout. */
   readonly notice = h("div", { class: "notice-slot" });
   readonly element = h("div");
-  private rollout: RolloutSummary | null = null;
+  private rollout: RolloutView | null = null;
   private canCommand = false;
   private team = "";
   private busy = false;
 
   /** `changed` hears the rollout as a command left it. */
-  constructor(private readonly changed: (rollout: RolloutSummary | null) => void) {}
+  constructor(private readonly changed: (rollout: RolloutView | null) => void) {}
 
-  show(rollout: RolloutSummary | null, access: { canCommand: boolean; team: string }): void {
+  show(rollout: RolloutView | null, access: { canCommand: boolean; team: string }): void {
     this.rollout = rollout;
     this.canCommand = access.canCommand;
     this.team = access.team;
@@ -125,7 +115,7 @@ export class RolloutCard {
     );
   }
 
-  private commands(rollout: RolloutSummary): Child {
+  private commands(rollout: RolloutView): Child {
     if (!this.canCommand) {
       return h(
         "p",
@@ -133,18 +123,20 @@ export class RolloutCard {
         `Pausing, resuming, promoting and aborting need the deployer role in team ${this.team}.`,
       );
     }
+    const allowed = COMMANDS.filter(({ command }) => rollout.allowed_commands.includes(command));
+    if (allowed.length === 0) {
+      return h("p", { class: "hint" }, `No command applies while the rollout is ${rollout.phase}.`);
+    }
     return h(
       "div",
       { class: "actions", role: "group", "aria-label": "Rollout commands" },
-      COMMANDS.map(({ command, label, legalIn, refusal }) => {
-        const legal = legalIn.has(rollout.phase);
+      allowed.map(({ command, label }) => {
         const button = h(
           "button",
           {
             type: "button",
             class: `button button-small${command === "abort" ? " button-danger" : ""}`,
-            disabled: this.busy || !legal,
-            title: legal ? null : refusal,
+            disabled: this.busy,
           },
           label,
         );
@@ -154,7 +146,7 @@ export class RolloutCard {
     );
   }
 
-  private async command(rollout: RolloutSummary, command: RolloutCommand): Promise<void> {
+  private async command(rollout: RolloutView, command: RolloutCommand): Promise<void> {
     if (command === "abort") {
       const back = rollout.from_version === null ? "" : ` All traffic goes back to v${rollout.from_version}.`;
       if (!window.confirm(`Abort rollout #${rollout.id}?${back}`)) return;
@@ -186,8 +178,8 @@ function eventTime(iso: string): HTMLTimeElement {
 }
 
 function eventTone(kind: string): string {
-  if (/fail|abort|rollback|refused|error/.test(kind)) return "bad";
-  if (/succeed|promot|ready|switch/.test(kind)) return "ok";
+  if (/fail|abort|rollback|rolled_back|refused|error/.test(kind)) return "bad";
+  if (/succeed|promot|ready|switch|deployed/.test(kind)) return "ok";
   if (/pause|inconclusive/.test(kind)) return "warn";
   return "idle";
 }

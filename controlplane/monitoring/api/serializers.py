@@ -58,7 +58,7 @@ class LogsSerializer(serializers.Serializer):
 
 
 class DeploymentEventSerializer(RolloutEventSerializer):
-    rollout = serializers.IntegerField(source="rollout_id", read_only=True)
+    rollout = serializers.IntegerField(source="rollout_id", read_only=True, allow_null=True)
 
     class Meta(RolloutEventSerializer.Meta):
         fields = [*RolloutEventSerializer.Meta.fields, "rollout"]

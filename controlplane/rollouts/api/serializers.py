@@ -1,3 +1,4 @@
+from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 from rest_framework.validators import UniqueTogetherValidator
 
@@ -5,35 +6,60 @@ from controlplane.accounts.models import Team
 from controlplane.api.fields import ScopedPrimaryKeyField, ScopedSlugField, TeamField
 from controlplane.registry.models import Model, ModelVersion
 
-from ..choices import Strategy
+from .. import policies, services
 from ..desired import held_versions, trusted_pool_refusal
+from ..engine import Command
+from ..limits import LIMIT_NAMES, MAX_DEPTH_CEILING, limits_validated
 from ..models import Deployment, Rollout, RolloutEvent, RolloutPolicy
 
 
 class StepSerializer(serializers.Serializer):
-    weight = serializers.IntegerField(min_value=0, max_value=100)
-    pause_s = serializers.IntegerField(
-        min_value=0, max_value=7 * 24 * 3600, allow_null=True, help_text="null waits for a human to promote"
-    )
+    """The shape of a step; its ranges and order are rollouts.policies' to check."""
+
+    weight = serializers.IntegerField(help_text="0-100: the candidate's share of requests")
+    pause_s = serializers.IntegerField(allow_null=True, help_text="null waits for a human to promote")
 
 
 class AnalysisSerializer(serializers.Serializer):
-    interval_s = serializers.IntegerField(min_value=1, max_value=3600, default=10)
-    initial_delay_s = serializers.IntegerField(min_value=0, max_value=3600, default=0)
-    min_requests = serializers.IntegerField(min_value=0, max_value=10**9, default=20)
-    max_error_rate = serializers.FloatField(min_value=0, max_value=1, required=False, allow_null=True)
-    max_p99_ms = serializers.FloatField(min_value=0, max_value=10**7, required=False, allow_null=True)
-    max_p99_ratio = serializers.FloatField(min_value=1, max_value=1000, required=False, allow_null=True)
-    min_shadow_agreement = serializers.FloatField(min_value=0, max_value=1, required=False, allow_null=True)
-    failure_limit = serializers.IntegerField(min_value=1, max_value=1000, default=1)
-    inconclusive_limit = serializers.IntegerField(min_value=1, max_value=1000, default=3)
+    """The shape of the analysis settings, with their defaults; the ranges are rollouts.policies' to check."""
+
+    interval_s = serializers.IntegerField(default=10)
+    initial_delay_s = serializers.IntegerField(default=0)
+    min_requests = serializers.IntegerField(default=20)
+    max_error_rate = serializers.FloatField(required=False, allow_null=True)
+    max_p99_ms = serializers.FloatField(required=False, allow_null=True)
+    max_p99_ratio = serializers.FloatField(required=False, allow_null=True)
+    min_shadow_agreement = serializers.FloatField(required=False, allow_null=True)
+    failure_limit = serializers.IntegerField(default=1)
+    inconclusive_limit = serializers.IntegerField(default=3)
+
+
+@extend_schema_field(StepSerializer(many=True))
+class StepsField(serializers.JSONField):
+    """In: a list of steps, its shape checked here. Out: as stored, so a row written around the validator (raw SQL,
+    an old admin) is shown for correction rather than failing the whole list."""
+
+    def to_internal_value(self, data: object) -> list[dict]:
+        steps = StepSerializer(data=data, many=True, max_length=policies.MAX_STEPS)
+        steps.is_valid(raise_exception=True)
+        return [dict(step) for step in steps.validated_data]
+
+
+@extend_schema_field(AnalysisSerializer)
+class AnalysisField(serializers.JSONField):
+    """In: the analysis settings, their shape checked here. Out: as stored (see StepsField)."""
+
+    def to_internal_value(self, data: object) -> dict:
+        analysis = AnalysisSerializer(data=data)
+        analysis.is_valid(raise_exception=True)
+        return dict(analysis.validated_data)
 
 
 class RolloutPolicySerializer(serializers.ModelSerializer):
     team = TeamField()
     name = serializers.CharField(max_length=100)
-    steps = StepSerializer(many=True, required=False, max_length=100)
-    analysis = AnalysisSerializer(required=False)
+    steps = StepsField(required=False)
+    analysis = AnalysisField(required=False)
     step_weight = serializers.IntegerField(
         min_value=1,
         max_value=100,
@@ -91,18 +117,10 @@ class RolloutPolicySerializer(serializers.ModelSerializer):
             if "steps" in attrs:
                 raise serializers.ValidationError({"step_weight": ["Give either steps or step_weight, not both."]})
             attrs["steps"] = simple_steps(**simple)
-        strategy = attrs.get("strategy", getattr(self.instance, "strategy", Strategy.CANARY))
-        steps = attrs.get("steps", getattr(self.instance, "steps", []))
-        if strategy == Strategy.CANARY:
-            if not steps:
-                raise serializers.ValidationError({"steps": ["A canary policy needs at least one step."]})
-            weights = [step["weight"] for step in steps]
-            if weights != sorted(weights):
-                raise serializers.ValidationError({"steps": [f"Step weights must not decrease: {weights}."]})
-            if weights[-1] == 0:
-                raise serializers.ValidationError({"steps": ["The last step must send traffic to the new version."]})
-        elif steps and strategy != Strategy.CANARY:
-            raise serializers.ValidationError({"steps": [f"Steps apply to canary policies, not to {strategy}."]})
+        # The whole policy as it would be saved, checked by the one validator (the admin and files use it too).
+        current = self.instance.engine_settings() if self.instance is not None else {"steps": []}
+        if problems := policies.policy_problems({**current, **attrs}):
+            raise serializers.ValidationError(problems)
         return attrs
 
 
@@ -120,6 +138,24 @@ def simple_steps(*, step_weight: int | None = None, max_weight: int | None = Non
     return [{"weight": weight, "pause_s": pause if weight < 100 else 0} for weight in weights]
 
 
+class RequestLimitsSchema(serializers.Serializer):
+    """What one inference request to this deployment may hold. Null or absent: the site default
+    (RAYLANE_INFERENCE_MAX_*); body size and element count stop at the site's ceilings (rollouts.limits)."""
+
+    max_body_bytes = serializers.IntegerField(min_value=1, allow_null=True, required=False)
+    max_elements = serializers.IntegerField(min_value=1, allow_null=True, required=False)
+    max_depth = serializers.IntegerField(min_value=1, max_value=MAX_DEPTH_CEILING, allow_null=True, required=False)
+
+
+@extend_schema_field(RequestLimitsSchema)
+class LimitsField(serializers.JSONField):
+    """A deployment's own request limits; every limit is shown, null where the site default applies."""
+
+    def to_representation(self, value: object) -> dict:
+        chosen = value if isinstance(value, dict) else {}
+        return {name: chosen.get(name) for name in LIMIT_NAMES}
+
+
 class DeploymentSerializer(serializers.ModelSerializer):
     model = ScopedSlugField(slug_field="name", queryset=Model.objects.all())
     team = serializers.SlugRelatedField(slug_field="slug", read_only=True)
@@ -131,7 +167,13 @@ class DeploymentSerializer(serializers.ModelSerializer):
     autoscaling = serializers.DictField(required=False)
     batching = serializers.DictField(required=False)
     resources = serializers.DictField(required=False)
+    limits = LimitsField(required=False, allow_null=True)
     created_by = serializers.SlugRelatedField(slug_field="username", read_only=True, allow_null=True)
+    abort_rollout = serializers.BooleanField(
+        write_only=True,
+        default=False,
+        help_text="Changing stable_version while a rollout is active is refused (409); true aborts the rollout first",
+    )
 
     class Meta:
         model = Deployment
@@ -148,6 +190,8 @@ class DeploymentSerializer(serializers.ModelSerializer):
             "pooled",
             "pins",
             "require_key",
+            "limits",
+            "abort_rollout",
             "created_by",
             "created_at",
             "updated_at",
@@ -173,6 +217,9 @@ class DeploymentSerializer(serializers.ModelSerializer):
 
     def validate_resources(self, value: dict) -> dict:
         return validated_options(ResourcesSerializer, value)
+
+    def validate_limits(self, value: object) -> dict:
+        return limits_validated(value)  # a 400 naming the limit at fault, e.g. "limits.max_depth"
 
     def validate(self, attrs: dict) -> dict:
         model = attrs.get("model") or self.instance.model
@@ -266,6 +313,9 @@ class RolloutSerializer(serializers.ModelSerializer):
     from_version = serializers.IntegerField(source="from_number", read_only=True)
     to_version = serializers.IntegerField(source="to_number", read_only=True)
     stable_weight = serializers.SerializerMethodField()
+    allowed_commands = serializers.SerializerMethodField(
+        help_text="The commands the rollout's state allows now (the engine's rule); a console shows exactly these"
+    )
     created_by = serializers.SlugRelatedField(slug_field="username", read_only=True, allow_null=True)
 
     class Meta:
@@ -284,6 +334,7 @@ class RolloutSerializer(serializers.ModelSerializer):
             "shadow_percent",
             "step_index",
             "reason",
+            "allowed_commands",
             "created_by",
             "created_at",
             "updated_at",
@@ -293,6 +344,12 @@ class RolloutSerializer(serializers.ModelSerializer):
 
     def get_stable_weight(self, rollout: Rollout) -> int:
         return 100 - rollout.candidate_weight
+
+    @extend_schema_field(
+        serializers.ListField(child=serializers.ChoiceField(choices=[command.value for command in Command]))
+    )
+    def get_allowed_commands(self, rollout: Rollout) -> list[str]:
+        return services.rollout_allowed_commands(rollout)
 
 
 class RolloutDetailSerializer(RolloutSerializer):

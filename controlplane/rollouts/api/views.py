@@ -8,9 +8,9 @@ from rest_framework.response import Response
 
 from controlplane.accounts.choices import Role
 from controlplane.accounts.selectors import scope_to_teams
-from controlplane.api.exceptions import ApplicationError
 from controlplane.api.permissions import TeamRolePermission, require_role
-from controlplane.api.viewsets import TeamOwnedViewSet
+from controlplane.api.viewsets import TeamOwnedViewSet, client_ip
+from controlplane.core.errors import ApplicationError
 from controlplane.registry.models import ModelVersion
 
 from .. import services
@@ -55,19 +55,24 @@ class DeploymentViewSet(TeamOwnedViewSet):
     def perform_create(self, serializer):  # type: ignore[no-untyped-def]
         team = self.team_for_create(serializer)
         require_role(self.request.user, team, Role.DEPLOYER)
+        serializer.validated_data.pop("abort_rollout", None)  # a new deployment has no rollout
         with transaction.atomic():  # the quota check locks the team until the deployment is saved
             services.deployment_quota_enforce(team=team, deployment=None, changes=serializer.validated_data)
             super().perform_create(serializer)
+            if serializer.instance.stable_version_id is not None:
+                services.stable_change_record(deployment=serializer.instance, before=None, user=self.request.user)
         reconcile_after_commit()
 
     def perform_update(self, serializer):  # type: ignore[no-untyped-def]
-        with transaction.atomic():
-            deployment = serializer.instance
-            services.deployment_quota_enforce(
-                team=deployment.team, deployment=deployment, changes=serializer.validated_data
-            )
-            super().perform_update(serializer)
-        reconcile_after_commit()
+        changes = dict(serializer.validated_data)
+        abort_rollout = changes.pop("abort_rollout", False)
+        serializer.instance = services.deployment_update(
+            deployment=serializer.instance,
+            changes=changes,
+            user=self.request.user,
+            abort_rollout=abort_rollout,
+            remote_addr=client_ip(self.request),
+        )
 
     def perform_destroy(self, instance):  # type: ignore[no-untyped-def]
         super().perform_destroy(instance)
