@@ -19,7 +19,6 @@ import argparse
 import asyncio
 import io
 import json
-import os
 import random
 import statistics
 import threading
@@ -27,11 +26,11 @@ import time
 import zipfile
 from pathlib import Path
 
-import django
 import requests
 import websockets
 
 from serving.cluster import RayDashboardCluster
+from serving.metrics_reader import REQUESTS, parse_text
 
 ROOT = Path(__file__).resolve().parent.parent
 MODEL = "bench-talk"
@@ -90,8 +89,6 @@ class Ray:
         self.cluster = RayDashboardCluster.from_env()
 
     def answered(self) -> float:
-        from controlplane.monitoring.aggregate import REQUESTS, parse_text
-
         return sum(r.value for r in parse_text(self.cluster.metrics_text()) if r.name == REQUESTS and r.model == MODEL)
 
 
@@ -182,8 +179,6 @@ def main() -> None:
     parser.add_argument("--trials", type=int, default=5)
     parser.add_argument("--rate", type=float, default=40.0, help="requests/s during a trial")
     args = parser.parse_args()
-    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "controlplane.settings.local")
-    django.setup()  # for the metric parser the monitor uses
     console = Console(args.base)
     deployment = console.deploy_talking_model()
     deadline = time.monotonic() + 180

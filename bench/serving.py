@@ -29,6 +29,7 @@ import requests
 from serving import ray_head
 from serving.cluster import RayDashboardCluster
 from serving.config import LOGGING_CONFIG, ArtifactSource, Batching, FleetSpec, ModelSpec, VersionSpec, serve_config
+from serving.metrics_reader import CounterDeltas, parse_text
 
 ROOT = Path(__file__).resolve().parent.parent
 BODY = '{"instances": [[5.1, 3.5, 1.4, 0.2]]}'
@@ -112,8 +113,6 @@ class MonitorLoad:
         self.passes: list[float] = []
 
     def run(self) -> None:
-        from controlplane.monitoring.aggregate import CounterDeltas, parse_text
-
         deltas, cursors = CounterDeltas(), {}
         while not self.stopping.wait(1 - time.time() % 1):
             started = time.monotonic()

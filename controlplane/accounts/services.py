@@ -8,7 +8,7 @@ from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
 from django.db import models, transaction
 from django.utils import timezone
 
-from controlplane.api.exceptions import ApplicationError
+from controlplane.core.errors import ApplicationError
 
 from .addresses import current_address
 from .choices import AuditAction

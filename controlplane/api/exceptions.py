@@ -1,6 +1,7 @@
-"""One family of domain errors, mapped to HTTP in one place.
+"""The one place domain errors become HTTP responses (the DRF `EXCEPTION_HANDLER`).
 
-Services raise `ApplicationError` subclasses with a message written for people; views never build error responses.
+The errors themselves live in `controlplane.core.errors`, so services raise them without importing the API layer;
+this module only decides the status code and the body: `{"detail": message, "code": code, <field>: [message]}`.
 """
 
 from typing import Any
@@ -13,48 +14,29 @@ from rest_framework.response import Response
 from rest_framework.serializers import as_serializer_error
 from rest_framework.views import exception_handler as drf_exception_handler
 
+from controlplane.core import errors
 
-class ApplicationError(Exception):
-    """A domain rule was broken. `field` names the request field at fault, when there is one."""
-
-    status_code = status.HTTP_400_BAD_REQUEST
-    code = "invalid"
-
-    def __init__(self, message: str, *, field: str | None = None, extra: dict[str, Any] | None = None) -> None:
-        super().__init__(message)
-        self.message = message
-        self.field = field
-        self.extra = extra or {}
+STATUS_CODES: dict[type[errors.ApplicationError], int] = {
+    errors.ApplicationError: status.HTTP_400_BAD_REQUEST,
+    errors.PermissionDenied: status.HTTP_403_FORBIDDEN,
+    errors.NotFound: status.HTTP_404_NOT_FOUND,
+    errors.Conflict: status.HTTP_409_CONFLICT,
+    errors.PayloadTooLarge: status.HTTP_413_REQUEST_ENTITY_TOO_LARGE,
+    errors.UnsupportedMedia: status.HTTP_415_UNSUPPORTED_MEDIA_TYPE,
+}
 
 
-class Conflict(ApplicationError):
-    status_code = status.HTTP_409_CONFLICT
-    code = "conflict"
-
-
-class PayloadTooLarge(ApplicationError):
-    status_code = status.HTTP_413_REQUEST_ENTITY_TOO_LARGE
-    code = "too_large"
-
-
-class UnsupportedMedia(ApplicationError):
-    status_code = status.HTTP_415_UNSUPPORTED_MEDIA_TYPE
-    code = "unsupported_media_type"
-
-
-class PayloadTooLargeAPIError(exceptions.APIException):
-    """Raised from the upload handler while the body is still streaming, so DRF turns it into a 413."""
-
-    status_code = status.HTTP_413_REQUEST_ENTITY_TOO_LARGE
-    default_code = "too_large"
+def status_code(exc: errors.ApplicationError) -> int:
+    """The status of the nearest mapped class: a subclass an app defines (e.g. ArtifactRejected) needs no entry."""
+    return next(STATUS_CODES[cls] for cls in type(exc).__mro__ if cls in STATUS_CODES)
 
 
 def exception_handler(exc: Exception, context: dict[str, Any]) -> Response | None:
-    if isinstance(exc, ApplicationError):
+    if isinstance(exc, errors.ApplicationError):
         body: dict[str, Any] = {"detail": exc.message, "code": exc.code, **exc.extra}
         if exc.field:
             body[exc.field] = [exc.message]
-        return Response(body, status=exc.status_code)
+        return Response(body, status=status_code(exc))
     if isinstance(exc, DjangoValidationError):
         exc = exceptions.ValidationError(as_serializer_error(exc))
     elif isinstance(exc, Http404):

@@ -7,4 +7,9 @@ class MonitoringConfig(AppConfig):
     verbose_name = "Monitoring"
 
     def ready(self) -> None:
-        from . import signals  # noqa: F401  (connects the receivers)
+        from controlplane.rollouts import observers
+
+        from . import services, signals  # noqa: F401  (signals connects the receivers)
+
+        # Rollouts may not import monitoring (it is the lower layer), so their analysis gets the samples from here.
+        observers.read_samples_from(services)

@@ -23,16 +23,16 @@ import requests
 from django.conf import settings
 from django.db import DatabaseError, close_old_connections
 
+from controlplane.core.broadcast import group_name, redis_client, send_many
 from controlplane.rollouts.cluster import serve_cluster
 from controlplane.rollouts.desired import active_rollouts, served_versions
 from controlplane.rollouts.models import Deployment, Rollout
 from controlplane.rollouts.services import rollout_summary
 from serving.cluster import ClusterStatus, ServeCluster, ServeClusterError
 from serving.config import parse_app_name
+from serving.metrics_reader import FAMILIES, CounterDeltas, Reading, VersionSample, parse_prometheus_vector, parse_text
 
 from . import logs
-from .aggregate import FAMILIES, CounterDeltas, Reading, VersionSample, parse_prometheus_vector, parse_text
-from .broadcast import group_name, redis_client, send_many
 from .models import RAW_STEP_S, MetricSample
 from .services import Bin, point
 

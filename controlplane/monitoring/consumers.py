@@ -33,10 +33,10 @@ from django.utils.crypto import constant_time_compare
 from controlplane.accounts.choices import Role
 from controlplane.accounts.models import TOKEN_PREFIX, ApiToken, hash_token
 from controlplane.accounts.selectors import user_has_role
+from controlplane.core.broadcast import current_sequence, group_name
 from controlplane.rollouts.models import Deployment, Rollout
 
 from . import logs
-from .broadcast import current_sequence, group_name
 
 CLOSE_BAD_REQUEST = 4400
 CLOSE_UNAUTHENTICATED = 4401

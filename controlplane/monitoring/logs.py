@@ -17,7 +17,7 @@ from typing import Any
 
 from django.conf import settings
 
-from .broadcast import redis_client
+from controlplane.core.broadcast import redis_client
 
 LEVELS = {"DEBUG": 10, "INFO": 20, "WARNING": 30, "ERROR": 40, "CRITICAL": 50}
 TEXT_LINE = re.compile(

@@ -11,8 +11,7 @@ from django.contrib.postgres.fields import ArrayField
 from django.db import models
 
 from controlplane.rollouts.models import Deployment
-
-from .aggregate import Traffic
+from serving.metrics_reader import Traffic
 
 RAW_STEP_S = 1
 ROLLUP_STEP_S = 60
@@ -68,6 +67,6 @@ class MetricSample(models.Model):
 
     @classmethod
     def of(cls, traffic: Traffic, **fields: Any) -> "MetricSample":
-        """A row from a monitoring.aggregate.Traffic (a scrape's sample or a merged bin), plus `fields`."""
+        """A row from a serving.metrics_reader.Traffic (a scrape's sample or a merged bin), plus `fields`."""
         copied = {field.name: getattr(traffic, field.name) for field in dataclasses.fields(Traffic)}
         return cls(**(copied | fields))

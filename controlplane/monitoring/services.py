@@ -14,12 +14,12 @@ from django.db import transaction
 from django.db.models import Max, Min
 from django.utils import timezone
 
-from controlplane.api.exceptions import ApplicationError
 from controlplane.api.filters import UTCIsoDateTimeField
+from controlplane.core.errors import ApplicationError
 from controlplane.rollouts.models import Deployment
 from serving.histogram import quantile
+from serving.metrics_reader import Traffic, merge_buckets
 
-from .aggregate import Traffic, merge_buckets
 from .models import RAW_STEP_S, ROLLUP_STEP_S, MetricSample
 
 MAX_POINTS = 2000

@@ -12,7 +12,7 @@ from django.utils import timezone
 from controlplane.accounts.choices import AuditAction
 from controlplane.accounts.models import Team
 from controlplane.accounts.services import audit_record
-from controlplane.api.exceptions import ApplicationError, Conflict
+from controlplane.core.errors import ApplicationError, Conflict
 
 from .choices import ValidationStatus
 from .models import Artifact, Model, ModelVersion

@@ -13,7 +13,7 @@ from django.conf import settings
 from django.core.files.uploadedfile import UploadedFile
 from django.core.files.uploadhandler import FileUploadHandler
 
-from controlplane.api.exceptions import PayloadTooLargeAPIError
+from controlplane.core.errors import PayloadTooLarge
 from serving.archive import human_bytes
 
 from .storage import incoming_dir
@@ -45,7 +45,7 @@ class HashingUploadHandler(FileUploadHandler):
     def handle_raw_input(self, input_data, META, content_length, boundary, encoding=None):  # type: ignore[no-untyped-def]
         # Multipart framing adds a little; anything far beyond the limit can be refused before reading a byte.
         if content_length and content_length > settings.RAYLANE_MAX_UPLOAD_BYTES + 1024 * 1024:
-            raise PayloadTooLargeAPIError(too_large_message(content_length))
+            raise PayloadTooLarge(too_large_message(content_length))
 
     def new_file(self, *args: Any, **kwargs: Any) -> None:
         super().new_file(*args, **kwargs)
@@ -58,7 +58,7 @@ class HashingUploadHandler(FileUploadHandler):
         if self.size > settings.RAYLANE_MAX_UPLOAD_BYTES:
             self.file.close()
             Path(self.file.name).unlink(missing_ok=True)
-            raise PayloadTooLargeAPIError(too_large_message(self.size))
+            raise PayloadTooLarge(too_large_message(self.size))
         self.digest.update(raw_data)
         self.file.write(raw_data)
 

@@ -11,13 +11,13 @@ from serving.config import (
     FleetSpec,
     InferenceAccess,
     ModelSpec,
-    RequestLimits,
     Resources,
     Shadow,
     VersionSpec,
 )
 
 from .choices import ACTIVE_PHASES
+from .limits import request_limits
 from .models import Deployment, Rollout
 
 
@@ -97,11 +97,7 @@ def model_spec(deployment: Deployment, rollout: Rollout | None = None) -> ModelS
         access=InferenceAccess(
             key_hashes=active_key_hashes(deployment), require_key=deployment.require_key, pins=deployment.pins
         ),
-        limits=RequestLimits(
-            max_body_bytes=settings.RAYLANE_INFERENCE_MAX_BODY_BYTES,
-            max_elements=settings.RAYLANE_INFERENCE_MAX_ELEMENTS,
-            max_depth=settings.RAYLANE_INFERENCE_MAX_DEPTH,
-        ),
+        limits=request_limits(deployment.limits),
     )
 
 

@@ -15,7 +15,7 @@ from django.utils import timezone
 
 from controlplane.accounts.choices import AuditAction
 from controlplane.accounts.services import audit_record
-from controlplane.api.exceptions import ApplicationError
+from controlplane.core.errors import ApplicationError
 from serving.routing import KEY_PREFIX, hash_key
 
 from .models import Deployment, DeploymentKey

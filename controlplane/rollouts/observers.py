@@ -3,17 +3,23 @@ on every model server replica (the latest sample), and request/error/latency tot
 
 Only the weighted split's answers count, 4xx excluded (the `split_*` sample columns): a request pinned with
 `X-Raylane-Version` and a body the server refuses are things any client can send at will, so a flood of either must
-neither fail a healthy candidate nor pass a broken one."""
+neither fail a healthy candidate nor pass a broken one.
+
+The samples belong to monitoring, which sits above rollouts (it reads rollouts, never the reverse), so this module
+does not import it: monitoring hands its reader in when it starts (`MonitoringConfig.ready` calls `read_samples_from`
+with `controlplane.monitoring.services`), and an import-linter contract keeps it that way."""
 
 from __future__ import annotations
 
 import logging
-from datetime import timedelta
+from collections.abc import Mapping
+from datetime import datetime, timedelta
+from typing import Protocol
 
 from django.utils import timezone
 
-from controlplane.monitoring.services import Bin, latest_readiness, totals_since
 from serving.histogram import quantile
+from serving.metrics_reader import Traffic
 
 from . import engine
 from .models import Rollout
@@ -22,12 +28,51 @@ logger = logging.getLogger(__name__)
 FRESH_S = 5  # readiness older than this is not evidence: the monitor is behind or not running
 
 
+class Readiness(Protocol):
+    """The candidate's replicas in the latest sample."""
+
+    @property
+    def ready(self) -> int: ...
+    @property
+    def total(self) -> int: ...
+    @property
+    def failed(self) -> int: ...
+    @property
+    def at(self) -> datetime | None: ...
+
+
+class SampleReader(Protocol):
+    """What an observation reads from the monitor's samples; `controlplane.monitoring.services` provides it."""
+
+    def latest_readiness(self, *, deployment_id: int, version: int) -> Readiness | None: ...
+
+    def totals_since(
+        self, *, deployment_id: int, versions: list[int], after_id: int, not_before: datetime
+    ) -> tuple[Mapping[int, Traffic], int]: ...
+
+
+samples: SampleReader | None = None
+
+
+def read_samples_from(reader: SampleReader) -> None:
+    """Called once at startup by the app that owns the samples (monitoring)."""
+    global samples
+    samples = reader
+
+
+def sample_reader() -> SampleReader:
+    if samples is None:
+        raise RuntimeError("no metric sample reader: is controlplane.monitoring in INSTALLED_APPS?")
+    return samples
+
+
 def observe_rollout(rollout: Rollout) -> engine.Observation:
     """`rollout.next_counters` gets the sample id this observation read up to; `save` keeps it when an analysis
     used the observation, so each analysis covers the samples since the previous one."""
     deployment = rollout.deployment
     candidate, stable = rollout.to_number, rollout.from_number
-    readiness = latest_readiness(deployment_id=deployment.pk, version=candidate)
+    reader = sample_reader()
+    readiness = reader.latest_readiness(deployment_id=deployment.pk, version=candidate)
     fresh = readiness is not None and readiness.at >= timezone.now() - timedelta(seconds=FRESH_S + 1)
     blind = ""
     if readiness is None or not fresh:
@@ -45,7 +90,7 @@ def observe_rollout(rollout: Rollout) -> engine.Observation:
         ready = fresh and readiness.total > 0 and readiness.ready >= readiness.total and not readiness.failed
     after_id = int((rollout.counters or {}).get("sample_id", 0))
     versions = [number for number in (candidate, stable) if number]
-    totals, last_id = totals_since(
+    totals, last_id = reader.totals_since(
         deployment_id=deployment.pk, versions=versions, after_id=after_id, not_before=rollout.created_at
     )
     rollout.next_counters = {"sample_id": last_id}
@@ -61,7 +106,7 @@ def observe_rollout(rollout: Rollout) -> engine.Observation:
     )
 
 
-def stats(totals: Bin | None) -> engine.VersionStats:
+def stats(totals: Traffic | None) -> engine.VersionStats:
     if totals is None:
         return engine.VersionStats()
     return engine.VersionStats(

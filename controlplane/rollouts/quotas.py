@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from controlplane.accounts.models import Team, TeamQuota
-from controlplane.api.exceptions import ApplicationError
+from controlplane.core.errors import ApplicationError
 from serving.config import PROTOCOLS, ROUTER_CPUS, Autoscaling, Resources
 
 from .desired import needs_dedicated_mode

@@ -1,4 +1,4 @@
-"""Rollout services: start, pause/resume/promote/abort, tick, and roll a deployment back.
+"""Rollout services: start, pause/resume/promote/abort, tick; change a deployment or roll it back.
 
 Each loads the rows under a lock on the deployment (so two workers never advance the same rollout), asks the pure
 engine what to do, saves the new state and its events in the same transaction, and after commit reconciles the
@@ -21,30 +21,21 @@ from django.utils import timezone
 from controlplane.accounts.choices import AuditAction
 from controlplane.accounts.models import Team
 from controlplane.accounts.services import audit_record
-from controlplane.api.exceptions import ApplicationError, Conflict
-from controlplane.monitoring.broadcast import broadcast, group_name
+from controlplane.core.broadcast import broadcast, group_name
+from controlplane.core.errors import ApplicationError, Conflict
 from controlplane.registry.models import ModelVersion
 
 from . import engine, quotas
 from .choices import ACTIVE_PHASES
 from .desired import trusted_pool_refusal
 from .models import Deployment, Rollout, RolloutEvent, RolloutPolicy
+from .policies import policy_problems
 
 TICK_MAX_S = 2.0
 
 
 def policy_snapshot(policy: RolloutPolicy) -> dict[str, Any]:
-    return {
-        "name": policy.name,
-        "strategy": policy.strategy,
-        "steps": policy.steps,
-        "analysis": policy.analysis,
-        "on_failure": policy.on_failure,
-        "progress_deadline_s": policy.progress_deadline_s,
-        "shadow_percent": policy.shadow_percent,
-        "auto_promote_s": policy.auto_promote_s,
-        "keep_warm_s": policy.keep_warm_s,
-    }
+    return {"name": policy.name, **policy.engine_settings()}
 
 
 def engine_policy(snapshot: dict[str, Any]) -> engine.Policy:
@@ -86,6 +77,9 @@ def rollout_start(
     if refusal := trusted_pool_refusal(pooled=deployment.pooled, versions=[version]):
         raise ApplicationError(refusal, field="pooled")
     snapshot = policy_snapshot(policy)
+    if problems := policy_problems(snapshot):  # a row saved around the validator never reaches the engine
+        found = "; ".join(f"{name}: {message}" for name, messages in problems.items() for message in messages)
+        raise ApplicationError(f"policy '{policy.name}' cannot run ({found}); correct it first", field="policy")
     decision = engine.start(engine_policy(snapshot), time.time())
     with transaction.atomic():
         deployment = Deployment.objects.select_for_update().get(pk=deployment.pk)
@@ -193,18 +187,9 @@ def deployment_reservation(deployment: Deployment, rollout: Rollout | None) -> q
 def rollout_command(*, rollout: Rollout, command: engine.Command, user: AbstractBaseUser) -> Rollout:
     with transaction.atomic():
         rollout = locked(rollout.pk)
-        if not rollout.active:
-            raise Conflict(f"rollout {rollout} is {rollout.phase}; it can no longer be {command.value}d")
         state = state_from_json(rollout.engine_state)
-        legal = {
-            engine.Command.PAUSE: state.phase in (engine.Phase.PENDING, engine.Phase.PROGRESSING),
-            engine.Command.RESUME: state.phase == engine.Phase.PAUSED,
-            engine.Command.PROMOTE: state.phase in (engine.Phase.PROGRESSING, engine.Phase.PAUSED),
-            engine.Command.ABORT: True,
-        }
-        if not legal[command]:
-            raise Conflict(f"cannot {command.value} a rollout that is {rollout.phase}")
-        observation = latest_observation(rollout)
+        # The engine alone says which command is legal now (engine.allowed_commands): refused ones change nothing.
+        observation = latest_observation(rollout) if rollout.active else engine.Observation()
         decision = engine.advance(engine_policy(rollout.policy_snapshot), state, observation, time.time(), command)
         refused = [event for event in decision.events if event.kind == "refused"]
         if refused:
@@ -252,7 +237,7 @@ def rollouts_resume_stalled(*, stalled_after_s: int | None = None) -> list[int]:
 
 
 def deployment_rollback(*, deployment: Deployment, version: ModelVersion, user: AbstractBaseUser) -> Deployment:
-    """Serve `version` again at 100% in one call, aborting any active rollout first."""
+    """Serve `version` again at 100% in one call, aborting any active rollout first (both are recorded)."""
     if version.model_id != deployment.model_id:
         raise ApplicationError(f"version {version} belongs to another model", field="version")
     if not version.deployable:
@@ -261,13 +246,8 @@ def deployment_rollback(*, deployment: Deployment, version: ModelVersion, user: 
         raise ApplicationError(refusal, field="pooled")
     with transaction.atomic():
         deployment = Deployment.objects.select_for_update().get(pk=deployment.pk)
-        for rollout in deployment.rollouts.filter(phase__in=ACTIVE_PHASES):
-            state = state_from_json(rollout.engine_state)
-            decision = engine.advance(
-                engine_policy(rollout.policy_snapshot), state, engine.Observation(), time.time(), engine.Command.ABORT
-            )
-            save(rollout, decision, actor=user)
-        before = deployment.stable_version.version if deployment.stable_version else None
+        rollouts_abort(deployment=deployment, user=user)
+        before = deployment.stable_version
         deployment.stable_version = version
         deployment.save(update_fields=["stable_version", "updated_at"])
         audit_record(
@@ -275,10 +255,110 @@ def deployment_rollback(*, deployment: Deployment, version: ModelVersion, user: 
             action=AuditAction.UPDATE,
             target=deployment,
             team=deployment.team,
-            changes={"rollback": {"from": before, "to": version.version}},
+            changes={"rollback": {"from": before.version if before else None, "to": version.version}},
         )
+        stable_change_record(deployment=deployment, before=before, user=user, rollback=True)
         transaction.on_commit(schedule_reconcile)
     return deployment
+
+
+# Deployment fields whose change alters which versions serve: refused while a rollout steers the traffic.
+SERVING_FIELDS = ("stable_version",)
+
+
+def deployment_update(
+    *,
+    deployment: Deployment,
+    changes: dict[str, Any],
+    user: AbstractBaseUser,
+    abort_rollout: bool = False,
+    remote_addr: str | None = None,
+) -> Deployment:
+    """Change a deployment's settings (`changes`: validated fields). A change of what serves while a rollout is
+    active would replace the stable version underneath it: refused (409) with the rollout's state, unless the
+    caller asks to abort the rollout first (`abort_rollout`), which the engine does and both events record."""
+    with transaction.atomic():
+        deployment = (
+            Deployment.objects.select_for_update(of=("self",)).select_related("stable_version").get(pk=deployment.pk)
+        )
+        before = deployment.stable_version
+        serving = [name for name in SERVING_FIELDS if name in changes and changes[name] != getattr(deployment, name)]
+        active = deployment.rollouts.filter(phase__in=ACTIVE_PHASES).first()
+        if serving and active is not None:
+            if not abort_rollout:
+                raise Conflict(
+                    f"rollout #{active.pk} is {active.phase} ({rollout_traffic(active)}); abort it first, "
+                    "or send abort_rollout=true",
+                    field=serving[0],
+                    extra={"rollout": active.pk},
+                )
+            rollouts_abort(deployment=deployment, user=user)
+        deployment_quota_enforce(team=deployment.team, deployment=deployment, changes=changes)
+        previous = {name: audit_value(getattr(deployment, name, None)) for name in changes}
+        for name, value in changes.items():
+            setattr(deployment, name, value)
+        deployment.save()
+        changed = {
+            name: {"from": previous[name], "to": audit_value(value)}
+            for name, value in changes.items()
+            if previous[name] != audit_value(value)
+        }
+        audit_record(
+            actor=user,
+            action=AuditAction.UPDATE,
+            target=deployment,
+            team=deployment.team,
+            changes=changed,
+            remote_addr=remote_addr,
+        )
+        if deployment.stable_version_id != (before.pk if before else None):
+            stable_change_record(deployment=deployment, before=before, user=user)
+        transaction.on_commit(schedule_reconcile)
+    return deployment
+
+
+def audit_value(value: Any) -> Any:
+    """A field's value as the audit log keeps it (rows by their primary key)."""
+    return str(value.pk) if isinstance(value, models.Model) else value
+
+
+def rollout_traffic(rollout: Rollout) -> str:
+    """'canary 10%' or 'shadow, 100% mirrored': where a rollout's traffic stands, in a few words."""
+    strategy = (rollout.policy_snapshot or {}).get("strategy", "rollout")
+    if rollout.shadow_percent and not rollout.candidate_weight:
+        return f"{strategy}, {rollout.shadow_percent}% mirrored"
+    return f"{strategy} {rollout.candidate_weight}%"
+
+
+def rollouts_abort(*, deployment: Deployment, user: AbstractBaseUser | None) -> None:
+    """Abort the deployment's active rollout through the engine, recording its events. The caller holds the
+    deployment's lock and changes the stable version next."""
+    for rollout in deployment.rollouts.filter(phase__in=ACTIVE_PHASES):
+        state = state_from_json(rollout.engine_state)
+        decision = engine.advance(
+            engine_policy(rollout.policy_snapshot), state, engine.Observation(), time.time(), engine.Command.ABORT
+        )
+        save(rollout, decision, actor=user)
+
+
+def stable_change_record(
+    *, deployment: Deployment, before: ModelVersion | None, user: AbstractBaseUser | None, rollback: bool = False
+) -> None:
+    """Record (and push) that the deployment now serves another stable version, as an event of the deployment:
+    every path that changes what serves leaves one (rollout transitions record their own)."""
+    after = deployment.stable_version
+    old = before.version if before is not None else None
+    new = after.version if after is not None else None
+    was = f" (was v{old})" if old is not None else ""
+    if new is None:
+        kind, message = "undeployed", f"no version serves any more{was}"
+    elif rollback or (old is not None and new < old):
+        kind, message = "rolled_back", f"rolled back to v{new}{was}: all traffic on v{new}"
+    else:
+        kind, message = "deployed", f"v{new} is the stable version{was}: all traffic on v{new}"
+    deployment_event_record(
+        deployment=deployment, kind=kind, message=message, data={"from": old, "to": new}, actor=user
+    )
 
 
 # --- plumbing ---------------------------------------------------------------------------------------------------
@@ -320,6 +400,16 @@ def save(rollout: Rollout, decision: engine.Decision, *, actor: AbstractBaseUser
     record(rollout, decision.events, actor=actor)
 
 
+def rollout_allowed_commands(rollout: Rollout) -> list[str]:
+    """The commands the engine allows in the rollout's state now (engine.allowed_commands), for the API and pushes:
+    what a console or CLI offers. Promote is listed on the state alone; it is refused at once if the candidate
+    turns out not to be loaded everywhere."""
+    if not rollout.active:
+        return []
+    state = state_from_json(rollout.engine_state)
+    return [command.value for command, refusal in engine.allowed_commands(state).items() if refusal is None]
+
+
 def rollout_summary(rollout: Rollout) -> dict[str, Any]:
     """Where a rollout stands, in the one shape every push carries it: its events, and the deployment's metrics."""
     return {
@@ -330,6 +420,7 @@ def rollout_summary(rollout: Rollout) -> dict[str, Any]:
         "candidate_weight": rollout.candidate_weight,
         "stable_weight": 100 - rollout.candidate_weight,
         "shadow_percent": rollout.shadow_percent,
+        "allowed_commands": rollout_allowed_commands(rollout),
     }
 
 
@@ -337,24 +428,47 @@ def record(rollout: Rollout, events: tuple[engine.Event, ...], *, actor: Abstrac
     """Store the events and push them, after commit, to whoever watches the rollout or its deployment."""
     username = actor.get_username() if actor is not None and actor.is_authenticated else ""
     stored = RolloutEvent.objects.bulk_create(
-        RolloutEvent(rollout=rollout, kind=event.kind, message=event.message, data=event.data, actor_username=username)
+        RolloutEvent(
+            rollout=rollout,
+            deployment_id=rollout.deployment_id,
+            kind=event.kind,
+            message=event.message,
+            data=event.data,
+            actor_username=username,
+        )
         for event in events
     )
     summary = rollout_summary(rollout)
     for event in stored:
-        data = {
-            **summary,
-            "event": {
-                "id": event.pk,
-                "kind": event.kind,
-                "message": event.message,
-                "data": event.data,
-                "at": event.at.isoformat(),
-                "actor": event.actor_username,
-            },
-        }
+        data = {**summary, "event": event_message(event)}
         broadcast(group_name("rollout", rollout.pk), "rollout_event", data)
         broadcast(group_name("deployment", rollout.deployment_id), "rollout_event", data)
+
+
+def deployment_event_record(
+    *, deployment: Deployment, kind: str, message: str, data: dict[str, Any], actor: AbstractBaseUser | None
+) -> RolloutEvent:
+    """Store an event of the deployment that no rollout made, and push it to the deployment's watchers (the same
+    `rollout_event` message, with `rollout` null and the stable version it left)."""
+    username = actor.get_username() if actor is not None and actor.is_authenticated else ""
+    event = RolloutEvent.objects.create(
+        deployment=deployment, kind=kind, message=message, data=data, actor_username=username
+    )
+    stable = deployment.stable_version.version if deployment.stable_version is not None else None
+    push = {"rollout": None, "stable_version": stable, "event": event_message(event)}
+    broadcast(group_name("deployment", deployment.pk), "rollout_event", push)
+    return event
+
+
+def event_message(event: RolloutEvent) -> dict[str, Any]:
+    return {
+        "id": event.pk,
+        "kind": event.kind,
+        "message": event.message,
+        "data": event.data,
+        "at": event.at.isoformat(),
+        "actor": event.actor_username,
+    }
 
 
 def latest_observation(rollout: Rollout) -> engine.Observation:

@@ -166,6 +166,10 @@ RAYLANE_VALIDATION_MEMORY_BYTES = env.int("RAYLANE_VALIDATION_MEMORY_BYTES", def
 RAYLANE_VALIDATION_FILE_BYTES = env.int("RAYLANE_VALIDATION_FILE_BYTES", default=RAYLANE_MAX_UNPACKED_BYTES)
 RAYLANE_VALIDATION_OPEN_FILES = env.int("RAYLANE_VALIDATION_OPEN_FILES", default=1024)
 RAYLANE_VALIDATION_MAX_PROCESSES = env.int("RAYLANE_VALIDATION_MAX_PROCESSES", default=64)
+# Folders and files the sandbox hides (tmpfs / /dev/null) besides the secrets file and the artifact root.
+RAYLANE_VALIDATION_HIDDEN_PATHS = env.list(
+    "RAYLANE_VALIDATION_HIDDEN_PATHS", default=[str(BASE_DIR / "var"), str(BASE_DIR / ".env")]
+)
 RAYLANE_TOKEN_DEFAULT_DAYS = env.int("RAYLANE_TOKEN_DEFAULT_DAYS", default=90)
 RAYLANE_TOKEN_MAX_DAYS = env.int("RAYLANE_TOKEN_MAX_DAYS", default=365)
 
@@ -184,6 +188,10 @@ RAYLANE_MAX_REQUEST_BYTES = env.int("RAYLANE_MAX_REQUEST_BYTES", default=1024 * 
 RAYLANE_INFERENCE_MAX_BODY_BYTES = env.int("RAYLANE_INFERENCE_MAX_BODY_BYTES", default=16 * 1024**2)
 RAYLANE_INFERENCE_MAX_ELEMENTS = env.int("RAYLANE_INFERENCE_MAX_ELEMENTS", default=10_000_000)
 RAYLANE_INFERENCE_MAX_DEPTH = env.int("RAYLANE_INFERENCE_MAX_DEPTH", default=32)
+# How far a deployment's own `limits` may raise the two that decide a request's memory in a shared replica (never
+# below the defaults above); max_depth goes up to 256. Deployers may always lower them.
+RAYLANE_INFERENCE_MAX_BODY_BYTES_CEILING = env.int("RAYLANE_INFERENCE_MAX_BODY_BYTES_CEILING", default=64 * 1024**2)
+RAYLANE_INFERENCE_MAX_ELEMENTS_CEILING = env.int("RAYLANE_INFERENCE_MAX_ELEMENTS_CEILING", default=20_000_000)
 
 # --- REST API -------------------------------------------------------------------------------------------------
 # How many reverse proxies of ours stand in front of the web process. 0: the client is the TCP peer and

@@ -13,9 +13,9 @@ from rest_framework.response import Response
 from rest_framework.throttling import ScopedRateThrottle
 from rest_framework.views import APIView
 
-from controlplane.api.exceptions import Conflict
 from controlplane.api.permissions import require_role
 from controlplane.api.viewsets import client_ip, jsonable
+from controlplane.core.errors import Conflict
 
 from ..choices import AuditAction, Role
 from ..filtersets import AuditEntryFilterSet

@@ -12,11 +12,11 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from controlplane.accounts.selectors import scope_to_teams
-from controlplane.api.exceptions import ApplicationError
+from controlplane.core.broadcast import current_sequence, group_name
+from controlplane.core.errors import ApplicationError
 from controlplane.rollouts.models import Deployment, RolloutEvent
 
 from .. import logs
-from ..broadcast import current_sequence, group_name
 from ..services import metric_series, parse_moment, parse_range
 from .serializers import DeploymentEventSerializer, EventsSerializer, LogsSerializer, MetricSeriesSerializer
 
@@ -96,7 +96,7 @@ class DeploymentLogsView(APIView):
 
 class DeploymentEventsView(APIView):
     @extend_schema(
-        summary="Rollout events of a deployment, oldest first",
+        summary="Events of a deployment (its rollouts', its deploys and rollbacks), oldest first",
         parameters=[
             OpenApiParameter("since", OpenApiTypes.DATETIME, description="Only events after this time"),
             OpenApiParameter("limit", OpenApiTypes.INT, description=f"The newest this many (max {MAX_EVENTS})"),
@@ -106,7 +106,7 @@ class DeploymentEventsView(APIView):
     def get(self, request: Request, pk: int) -> Response:
         deployment = visible_deployment(request, pk)
         limit = bounded_int(request.query_params, "limit", 200, MAX_EVENTS)
-        events = RolloutEvent.objects.filter(rollout__deployment=deployment)
+        events = RolloutEvent.objects.filter(deployment=deployment)  # its rollouts' and its own (deploys, rollbacks)
         if request.query_params.get("since"):
             since = parse_moment(request.query_params["since"], "since", now=timezone.now())
             events = events.filter(at__gt=since)

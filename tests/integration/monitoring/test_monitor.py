@@ -8,7 +8,7 @@ import pytest
 from asgiref.sync import async_to_sync, sync_to_async
 from django.utils import timezone
 
-from controlplane.monitoring.broadcast import group_name, redis_client, send_now, sequence_key
+from controlplane.core.broadcast import group_name, redis_client, send_now, sequence_key
 from controlplane.monitoring.collector import Monitor
 from controlplane.monitoring.models import MetricSample
 from controlplane.monitoring.services import prune_metrics, rollup_metrics

@@ -6,7 +6,7 @@ import uuid
 import pytest
 from asgiref.sync import async_to_sync, sync_to_async
 
-from controlplane.monitoring.broadcast import redis_client, send_now, sequence_key
+from controlplane.core.broadcast import redis_client, send_now, sequence_key
 from controlplane.rollouts.models import RolloutPolicy
 from tests import factories
 

@@ -1,7 +1,11 @@
-"""From what Ray exports to per-version samples: parsing, counter deltas with replica restarts, percentiles.
+"""Reading back what the model servers export (serving/server_metrics.py): from Prometheus text to per-version
+samples, with counter deltas across replica restarts and percentiles.
 
-Pure Python over plain values (no Django, no I/O), so it is unit-tested on its own. The model server replicas
-export cumulative per-version numbers (``ray_raylane_*``, see serving/server_metrics.py): one series per replica,
+It sits next to the exporter so the format has one owner: the control plane's monitor and the benchmarks both read
+replicas through it, and neither has to import the other. Pure Python over plain values (no Django, no Ray, no
+I/O), so it is unit-tested on its own and safe to import anywhere.
+
+The model server replicas export cumulative per-version numbers (``ray_raylane_*``): one series per replica,
 starting from zero when the replica starts. A sample is the increase of every series since the previous scrape,
 summed per (model, version); gauges (readiness, requests in flight) are summed over the live replicas.
 

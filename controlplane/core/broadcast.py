@@ -1,5 +1,7 @@
 """The one way anything is pushed to browsers (AWX style): groups named `<resource>-<id>`, a sequence number per
-group so a client can tell it missed something, and sending only after the transaction that caused it commits."""
+group so a client can tell it missed something, and sending only after the transaction that caused it commits.
+
+Infrastructure, not an app: rollouts push events and monitoring pushes samples through it, and it imports neither."""
 
 from __future__ import annotations
 

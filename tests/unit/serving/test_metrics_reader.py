@@ -4,8 +4,8 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from controlplane.monitoring.aggregate import CounterDeltas, parse_prometheus_vector, parse_text
 from serving.histogram import BUCKET_LABELS, LATENCY_BOUNDARIES_MS, Histogram, quantile
+from serving.metrics_reader import CounterDeltas, parse_prometheus_vector, parse_text
 
 
 def requests_line(replica: str, version: int, code: int, value: float, model: str = "iris") -> str:
