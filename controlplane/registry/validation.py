@@ -7,8 +7,9 @@ version, or a bug in a framework's parser) sees no secret. The sandbox (``run_sa
 - an empty environment except PATH, HOME (its own folder), PYTHONPATH, thread limits and the archive limits, so the
   database URL, SECRET_KEY, cluster token and Ray variables never reach it;
 - a fresh working folder (also its TMPDIR), deleted afterwards;
-- rlimits on address space, CPU seconds, file size, open files and core dumps, plus a process count where the
-  kernel enforces one (it exempts root from RLIMIT_NPROC, so as root that limit is recorded as not enforced);
+- rlimits on address space, CPU seconds, file size, open files and core dumps, a process count where the kernel
+  enforces one (it exempts root from RLIMIT_NPROC), and a pids cgroup that holds every process and thread of the
+  run to RAYLANE_VALIDATION_MAX_TASKS, root included, where the machine lets us create one (cgroups.py);
 - where the machine allows it (util-linux ``unshare``, found once and recorded in the verdict's details,
   ``sandbox``): new PID, mount and network namespaces. The child sees only its own processes (a fresh /proc, so no
   other process's environment), has no network but a down loopback, and finds the project's ``var/``, its
@@ -45,6 +46,7 @@ from serving.archive import ArchiveError, check_zip
 from serving.loaders import FORMATS, detect_format
 from serving.loaders.base import LoaderError
 
+from . import cgroups
 from .choices import ModelFormat, ValidationStatus
 
 
@@ -299,6 +301,7 @@ class SandboxLimits:
     open_files: int
     processes: int | None  # None: not enforced (root is exempt from RLIMIT_NPROC)
     network_isolated: bool
+    max_tasks: int = 0  # processes and threads of one run, held by a pids cgroup; 0: no cgroup to be had here
     isolation: Isolation = field(default_factory=Isolation)
     hidden_paths: tuple[Path, ...] = ()
 
@@ -315,6 +318,7 @@ class SandboxLimits:
             "process_limit": self.processes
             if self.processes is not None
             else "not enforced: the kernel exempts root from RLIMIT_NPROC",
+            "task_limit": self.max_tasks or "none: no pids cgroup can be created on this machine",
             "environment": "empty but for PATH, HOME, TMPDIR, PYTHONPATH, thread and archive limits",
         }
         if self.isolation.note:
@@ -334,6 +338,7 @@ def sandbox_limits() -> SandboxLimits:
         open_files=settings.RAYLANE_VALIDATION_OPEN_FILES,
         processes=processes,
         network_isolated=network_isolation_available(),
+        max_tasks=settings.RAYLANE_VALIDATION_MAX_TASKS if cgroups.pids_root() is not None else 0,
         isolation=isolation,
         hidden_paths=_hidden_paths() if isolation.namespaces else (),
     )
@@ -359,8 +364,10 @@ def _sandbox_environment(work_dir: Path) -> dict[str, str]:
     }
 
 
-def _preexec(limits: SandboxLimits) -> Any:
+def _preexec(limits: SandboxLimits, group: cgroups.PidsGroup | None) -> Any:
     def limit_resources() -> None:  # runs in the child between fork and exec
+        if group is not None:
+            group.join()  # before anything else, so every process and thread the run starts is counted
         resource.setrlimit(resource.RLIMIT_AS, (limits.memory_bytes, limits.memory_bytes))
         resource.setrlimit(resource.RLIMIT_CPU, (limits.cpu_seconds, limits.cpu_seconds))
         resource.setrlimit(resource.RLIMIT_FSIZE, (limits.file_bytes, limits.file_bytes))
@@ -432,13 +439,14 @@ def run_sandboxed(
         command = _isolated_command(command, limits=limits, work_dir=work_dir, artifact=artifact)
     elif artifact is not None:
         command.append(str(artifact))
+    group = cgroups.pids_group(limits.max_tasks) if limits.max_tasks else None
     try:
         with tempfile.TemporaryFile() as stdout, tempfile.TemporaryFile() as stderr:
             process = subprocess.Popen(
                 command,
                 cwd=work_dir,
                 env=_sandbox_environment(work_dir),
-                preexec_fn=_preexec(limits),
+                preexec_fn=_preexec(limits, group),
                 start_new_session=True,
                 stdin=subprocess.DEVNULL,
                 stdout=stdout,
@@ -457,6 +465,8 @@ def run_sandboxed(
                 returncode = 128 - returncode  # the init shell reports a child killed by signal N as 128 + N
             return returncode, _tail(stdout, _VERDICT_TAIL_BYTES), _tail(stderr, 64 * 1024)
     finally:
+        if group is not None:
+            group.remove()
         shutil.rmtree(work_dir, ignore_errors=True)
 
 

@@ -166,6 +166,9 @@ RAYLANE_VALIDATION_MEMORY_BYTES = env.int("RAYLANE_VALIDATION_MEMORY_BYTES", def
 RAYLANE_VALIDATION_FILE_BYTES = env.int("RAYLANE_VALIDATION_FILE_BYTES", default=RAYLANE_MAX_UNPACKED_BYTES)
 RAYLANE_VALIDATION_OPEN_FILES = env.int("RAYLANE_VALIDATION_OPEN_FILES", default=1024)
 RAYLANE_VALIDATION_MAX_PROCESSES = env.int("RAYLANE_VALIDATION_MAX_PROCESSES", default=64)
+# Processes and threads one validation run may have at once, held by a pids cgroup where the machine lets us make
+# one (registry/cgroups.py): unlike RLIMIT_NPROC it binds root too. TensorFlow alone starts a few dozen threads.
+RAYLANE_VALIDATION_MAX_TASKS = env.int("RAYLANE_VALIDATION_MAX_TASKS", default=512)
 # Folders and files the sandbox hides (tmpfs / /dev/null) besides the secrets file and the artifact root.
 RAYLANE_VALIDATION_HIDDEN_PATHS = env.list(
     "RAYLANE_VALIDATION_HIDDEN_PATHS", default=[str(BASE_DIR / "var"), str(BASE_DIR / ".env")]

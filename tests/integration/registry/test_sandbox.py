@@ -203,3 +203,39 @@ def predict(inputs):
     for pid in survivors:  # do not leave the escapee behind when the assertion fails
         os.kill(pid, signal.SIGKILL)
     assert survivors == []
+
+
+def test_a_fork_bomb_is_held_by_the_task_limit_even_as_root(tmp_path, settings) -> None:
+    """RLIMIT_NPROC does not bind root; the run's pids cgroup does, and its leftovers die with it."""
+    if not validation.sandbox_limits().max_tasks:
+        pytest.skip("this machine lets the sandbox create no pids cgroup")
+    settings.RAYLANE_VALIDATION_MAX_TASKS = 40
+    marker = f"raylane-forked-{os.getpid()}-{time.monotonic_ns()}"
+    code = f"""
+import os, sys, time
+children = 0
+try:
+    for _ in range(200):
+        pid = os.fork()
+        if pid == 0:
+            os.execv(sys.executable, [sys.executable, "-c", "import time; time.sleep(600)", {marker!r}])
+        children += 1
+except OSError as exc:
+    raise RuntimeError(f"fork refused after {{children}} children: {{exc}}")
+raise RuntimeError(f"forked all {{children}} children")
+def predict(inputs):
+    return inputs
+"""
+    package = tmp_path / "package.zip"
+    package.write_bytes(factories.zip_bytes({"model.py": code.encode()}))
+
+    outcome = validation.run_load_check(package, "pyfunc", trusted=True)
+
+    survivors = _live_pids_with(marker)
+    for pid in survivors:
+        os.kill(pid, signal.SIGKILL)
+    assert "fork refused after" in outcome.get("error", ""), outcome
+    forked = int(outcome["error"].split("fork refused after ")[1].split()[0])
+    assert 0 < forked < 40
+    assert outcome["details"]["sandbox"]["task_limit"] == 40
+    assert survivors == []
