@@ -409,3 +409,17 @@ def archives(sentinel: Path) -> Iterator[HostileFile]:
         "keras-garbage.keras", zip_of({"config.json": b"{not json", "metadata.json": b"{}"}), "config.json"
     )
     yield HostileFile("keras-lambda.keras", keras_lambda(), "Lambda")
+
+
+def write_gzip_long_string_joblib(path: Path, size: int) -> Path:
+    """A small gzip file that decompresses to a pickle declaring one ``size``-byte string, then ``os.system``: a
+    scanner that reads the string into one buffer, or stops before it, is caught."""
+    import gzip
+
+    with gzip.open(path, "wb", compresslevel=1) as handle:
+        handle.write(b"\x80\x04\x8e" + struct.pack("<Q", size))
+        chunk = b"\0" * (16 * 1024**2)
+        for _ in range(size // len(chunk)):
+            handle.write(chunk)
+        handle.write(b"0cos\nsystem\n.")
+    return path

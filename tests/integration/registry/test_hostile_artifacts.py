@@ -19,7 +19,8 @@ from django.core.files.uploadedfile import SimpleUploadedFile
 
 from controlplane.registry.validation import ArtifactRejected, network_isolation_available, run_load_check
 from tests import factories
-from tests.hostile import HostileFile, corpus
+from tests.hostile import HostileFile, corpus, write_gzip_long_string_joblib
+from tests.processes import live_pids_with
 
 pytestmark = pytest.mark.django_db
 
@@ -167,24 +168,6 @@ def predict(inputs):
     assert report.read_text().startswith("refused")
 
 
-def _alive_with_marker(marker: str) -> list[int]:
-    """Host pids of live processes whose command line holds ``marker`` (the child's own pid may be namespaced)."""
-    found = []
-    for entry in os.scandir("/proc"):
-        if not entry.name.isdigit():
-            continue
-        try:
-            with open(f"/proc/{entry.name}/cmdline", "rb") as handle:
-                if marker.encode() not in handle.read():
-                    continue
-            with open(f"/proc/{entry.name}/stat") as handle:
-                if handle.read().rsplit(")", 1)[1].split()[0] != "Z":
-                    found.append(int(entry.name))
-        except (FileNotFoundError, ProcessLookupError):
-            continue
-    return found
-
-
 def test_timeout_kills_the_whole_process_group(tmp_path, settings) -> None:
     settings.RAYLANE_VALIDATION_TIMEOUT_S = 20
     started_file = tmp_path / "child.started"
@@ -200,24 +183,14 @@ time.sleep(600)
 
     assert started_file.exists()
     deadline = time.monotonic() + 10  # SIGKILL is delivered asynchronously; wait for it, bounded
-    while _alive_with_marker(marker) and time.monotonic() < deadline:
+    while live_pids_with(marker) and time.monotonic() < deadline:
         time.sleep(0.05)
-    assert _alive_with_marker(marker) == []
+    assert live_pids_with(marker) == []
 
 
 def test_a_small_joblib_that_decompresses_to_a_huge_string_leaves_the_web_process_small(iris, deployer, tmp_path):
     """The scan runs in the sandbox and skips long arguments in chunks: the web process never holds the bytes."""
-    import gzip
-    import struct
-
-    size = 768 * 1024**2
-    path = tmp_path / "big.joblib"
-    with gzip.open(path, "wb", compresslevel=1) as handle:
-        handle.write(b"\x80\x04\x8e" + struct.pack("<Q", size))
-        chunk = b"\0" * (16 * 1024**2)
-        for _ in range(size // len(chunk)):
-            handle.write(chunk)
-        handle.write(b"0cos\nsystem\n.")
+    path = write_gzip_long_string_joblib(tmp_path / "big.joblib", 768 * 1024**2)
     data = path.read_bytes()
     assert len(data) < 4 * 1024**2
     before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss

@@ -23,6 +23,7 @@ from controlplane.registry import validation
 from controlplane.registry.models import ModelVersion
 from controlplane.registry.services import version_set_trusted
 from tests import factories
+from tests.processes import live_pids_with
 
 pytestmark = pytest.mark.django_db
 
@@ -157,24 +158,6 @@ def test_the_default_hidden_paths_cover_the_project_secrets(settings) -> None:
     assert settings.BASE_DIR / ".env" in hidden
 
 
-def _live_pids_with(marker: str) -> list[int]:
-    """Host pids of live processes whose command line holds ``marker``."""
-    found = []
-    for entry in os.scandir("/proc"):
-        if not entry.name.isdigit():
-            continue
-        try:
-            with open(f"/proc/{entry.name}/cmdline", "rb") as handle:
-                if marker.encode() not in handle.read():
-                    continue
-            with open(f"/proc/{entry.name}/stat") as handle:
-                if handle.read().rsplit(")", 1)[1].split()[0] != "Z":
-                    found.append(int(entry.name))
-        except (FileNotFoundError, ProcessLookupError):
-            continue
-    return found
-
-
 def test_a_child_that_leaves_the_process_group_dies_with_the_sandbox(tmp_path) -> None:
     """setsid escapes a process-group kill, not a PID namespace: its init's death takes every process in it."""
     isolation = getattr(validation, "sandbox_isolation", None)
@@ -197,9 +180,9 @@ def predict(inputs):
     assert outcome["status"] == "valid", outcome
     assert started.exists()
     deadline = time.monotonic() + 10  # SIGKILL is delivered asynchronously; wait for it, bounded
-    while _live_pids_with(marker) and time.monotonic() < deadline:
+    while live_pids_with(marker) and time.monotonic() < deadline:
         time.sleep(0.05)
-    survivors = _live_pids_with(marker)
+    survivors = live_pids_with(marker)
     for pid in survivors:  # do not leave the escapee behind when the assertion fails
         os.kill(pid, signal.SIGKILL)
     assert survivors == []
@@ -231,7 +214,7 @@ def predict(inputs):
 
     outcome = validation.run_load_check(package, "pyfunc", trusted=True)
 
-    survivors = _live_pids_with(marker)
+    survivors = live_pids_with(marker)
     for pid in survivors:
         os.kill(pid, signal.SIGKILL)
     assert "fork refused after" in outcome.get("error", ""), outcome

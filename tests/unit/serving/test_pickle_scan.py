@@ -244,18 +244,11 @@ def test_a_dtype_a_naive_scanner_would_misjudge_still_shows_the_hidden_call(tmp_
 
 def test_a_huge_byte_string_is_skipped_in_chunks_not_held_in_memory(tmp_path: Path) -> None:
     """A small gzip file declaring a 512 MiB byte string: the scan must not read it into one buffer."""
-    import gzip
     import resource
-    import struct
 
-    size = 512 * 1024**2
-    path = tmp_path / "big.joblib"
-    with gzip.open(path, "wb", compresslevel=1) as handle:
-        handle.write(b"\x80\x04\x8e" + struct.pack("<Q", size))
-        chunk = b"\0" * (16 * 1024**2)
-        for _ in range(size // len(chunk)):
-            handle.write(chunk)
-        handle.write(b"0cos\nsystem\n.")
+    from tests.hostile import write_gzip_long_string_joblib
+
+    path = write_gzip_long_string_joblib(tmp_path / "big.joblib", 512 * 1024**2)
     assert path.stat().st_size < 4 * 1024**2
     before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
 
