@@ -19,17 +19,6 @@ def iris(people):
 
 
 @pytest.fixture
-def committed(django_capture_on_commit_callbacks):
-    """Run what the request scheduled after commit (the reconcile), as production does once the write commits."""
-
-    def call(method, *args, **kwargs):
-        with django_capture_on_commit_callbacks(execute=True):
-            return method(*args, **kwargs)
-
-    return call
-
-
-@pytest.fixture
 def site(settings):
     settings.RAYLANE_INFERENCE_MAX_BODY_BYTES = 16 * 1024**2
     settings.RAYLANE_INFERENCE_MAX_ELEMENTS = 10_000_000
