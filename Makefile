@@ -17,7 +17,7 @@ help:
 	@echo "make up     start everything (Postgres/Redis checked, database migrated, Ray head, web, worker, beat)"
 	@echo "make test   run the whole test suite"
 	@echo "make test-full  the slow harnesses CI runs sized down, at full size (1 GiB upload; minutes)"
-	@echo "make lint   ruff check + format check + import boundaries (lint-imports)"
+	@echo "make lint   ruff check + format check + import boundaries (lint-imports) + types (mypy)"
 
 $(VENV)/bin/python:
 	$(PYTHON) -m venv $(VENV)
@@ -57,6 +57,7 @@ test: install-dev frontend/dist/index.html chromium
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/lint-imports
+	$(BIN)/mypy
 	$(BIN)/python scripts/check_services.py
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
@@ -99,6 +100,7 @@ lint: install-dev
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/lint-imports
+	$(BIN)/mypy
 
 format: install-dev
 	$(BIN)/ruff format .
@@ -108,4 +110,4 @@ bench: install-dev
 	$(BIN)/python -m bench.serving
 
 clean:
-	rm -rf $(VENV) var/static var/test-artifacts .pytest_cache
+	rm -rf $(VENV) var/static var/test-artifacts .pytest_cache .mypy_cache

@@ -26,9 +26,10 @@ from pathlib import Path
 
 import requests
 
-from serving import ray_head
+from operations import ray_head
 from serving.cluster import RayDashboardCluster
 from serving.config import LOGGING_CONFIG, ArtifactSource, Batching, FleetSpec, ModelSpec, VersionSpec, serve_config
+from serving.head import HeadSettings, read_token
 from serving.metrics_reader import CounterDeltas, parse_text
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -104,9 +105,9 @@ class MonitorLoad:
     """What the monitor asks of the cluster every second, in a thread: Serve's status, every node's metrics (parsed
     as the monitor does) and every replica's new log lines. Its cost on the data plane is the row's ratio."""
 
-    def __init__(self, settings: ray_head.HeadSettings) -> None:
+    def __init__(self, settings: HeadSettings) -> None:
         self.cluster = RayDashboardCluster(
-            settings.dashboard_url, auth_token=ray_head.read_token(settings), ray_dir=settings.ray_dir
+            settings.dashboard_url, auth_token=read_token(settings), ray_dir=settings.ray_dir
         )
         self.stopping = threading.Event()
         self.thread = threading.Thread(target=self.run, daemon=True)
@@ -164,14 +165,14 @@ def main() -> None:
         raise SystemExit("wrk is needed: apt-get install -y wrk")
     folder = Path(tempfile.mkdtemp(prefix="rl-bench-"))
     (v1_sha, v1_path), (v2_sha, _) = train(folder, args.model)
-    settings = ray_head.HeadSettings.from_env(
+    settings = HeadSettings.from_env(
         {"RAYLANE_RAY_DIR": "/tmp/rl-bench-ray", "RAYLANE_RAY_PORT_OFFSET": "200"}, external_cluster=None
     )
     results: list[Result] = []
     plain = None
     try:
         ray_head.start_head(settings)
-        cluster = RayDashboardCluster(settings.dashboard_url, auth_token=ray_head.read_token(settings), timeout_s=60)
+        cluster = RayDashboardCluster(settings.dashboard_url, auth_token=read_token(settings), timeout_s=60)
         base = f"http://127.0.0.1:{settings.ports['serve_http']}"
 
         environment = {**os.environ, "BENCH_MODEL_PATH": str(v1_path), "PYTHONPATH": str(ROOT)}

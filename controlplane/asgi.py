@@ -1,6 +1,6 @@
 """ASGI entry point: HTTP goes through the request size limit (controlplane.api.limits, before Django reads a byte)
-to Django; websockets go through session authentication and an Origin check (only ALLOWED_HOSTS) to the monitoring
-consumers."""
+to Django; websockets go through an Origin check (only ALLOWED_HOSTS) and the session middleware to the monitoring
+consumers, which take a session or an API token."""
 
 import os
 
@@ -22,6 +22,9 @@ from controlplane.monitoring.routing import websocket_urlpatterns  # noqa: E402
 application = ProtocolTypeRouter(
     {
         "http": RequestSizeLimit(django_application),
-        "websocket": AllowedHostsOriginValidator(AuthMiddlewareStack(URLRouter(websocket_urlpatterns))),
+        # channels' stubs want routes of their own URLPattern subtype, which Django's path() is not typed to return
+        "websocket": AllowedHostsOriginValidator(
+            AuthMiddlewareStack(URLRouter(websocket_urlpatterns))  # type: ignore[arg-type]  # see above
+        ),
     }
 )

@@ -7,8 +7,9 @@ Routing: Serve gives an application one route prefix and matches whole path segm
 `/v1/models/<name>:predict` and the Open Inference Protocol path `/v2/models/<name>/...` cannot share a prefix.
 Each model therefore gets one application per protocol, both running the same model server: every request
 crosses one Ray hop (a shared gateway would add a second hop, which costs ~¾ of the throughput on 2 cores).
-Only what changes during a rollout (versions, weights, shadow, batching) travels in `user_config`, which Serve
-applies in place; everything that would restart replicas (`args`, resources) depends on the model alone.
+Only what may change while replicas run (versions, weights, shadow, batching, request limits, data-plane keys)
+travels in `user_config`, which Serve applies in place; everything that would restart replicas (`args`, resources)
+depends on the model alone.
 """
 
 from __future__ import annotations
@@ -218,7 +219,8 @@ def batching_entry(batching: Batching) -> dict[str, Any]:
 
 
 def user_config(model: ModelSpec) -> dict[str, Any]:
-    """What a rollout changes, applied in place by `reconfigure()` (no replica restarts)."""
+    """What may change while replicas run (a rollout's versions and weights, batching, limits, keys), applied in place
+    by `reconfigure()` (no replica restarts)."""
     versions = []
     for spec in sorted(model.versions, key=lambda spec: spec.version):
         entry = version_entry(spec)

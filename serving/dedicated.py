@@ -85,5 +85,6 @@ class VersionServer:
 
 def build_version_app(args: dict[str, Any]) -> serve.Application:
     """Application builder named in the Serve config: `serving.dedicated:build_version_app`."""
-    deployment = serve.deployment(VersionServer, name=VERSION_DEPLOYMENT, health_check_period_s=10)
+    # The decorator form: Ray annotates serve.deployment(cls, ...) as returning the decorator, not the Deployment.
+    deployment = serve.deployment(name=VERSION_DEPLOYMENT, health_check_period_s=10)(VersionServer)
     return deployment.bind(model=args["model"], version=int(args["version"]), artifacts=args.get("artifacts") or {})

@@ -33,9 +33,9 @@ class FrontDoor:
         self.capacity = int(config.get("max_models_per_replica", 8))
         models = config.get("models", {})
         for name in set(self.servers) - set(models):
-            server = self.servers.pop(name)
-            for number in list(server.versions):
-                server.drop(number)
+            gone = self.servers.pop(name)
+            for number in list(gone.versions):
+                gone.drop(number)
             self.forget(name)
         for name, model_config in models.items():
             server = self.servers.get(name)
@@ -90,4 +90,5 @@ class FrontDoor:
 
 
 def build_app(args: dict[str, Any]) -> serve.Application:
-    return serve.deployment(FrontDoor, name="FrontDoor").bind(artifacts=args.get("artifacts") or {})
+    # The decorator form: Ray annotates serve.deployment(cls, ...) as returning the decorator, not the Deployment.
+    return serve.deployment(name="FrontDoor")(FrontDoor).bind(artifacts=args.get("artifacts") or {})

@@ -18,7 +18,7 @@ existed) count as split.
 
 from __future__ import annotations
 
-from collections.abc import Collection, Iterable
+from collections.abc import Collection, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -33,9 +33,9 @@ READY = "ray_raylane_version_ready"
 ONGOING = "ray_raylane_ongoing"
 SHADOW_REQUESTS = "ray_raylane_shadow_requests"
 SHADOW_AGREEMENTS = "ray_raylane_shadow_agreements"
-COUNTERS = (REQUESTS, BUCKETS, LATENCY_SUM, SHADOW_REQUESTS, SHADOW_AGREEMENTS)
-GAUGES = (READY, ONGOING)
-FAMILIES = (*COUNTERS, *GAUGES)
+COUNTER_FAMILIES = (REQUESTS, BUCKETS, LATENCY_SUM, SHADOW_REQUESTS, SHADOW_AGREEMENTS)
+GAUGE_FAMILIES = (READY, ONGOING)
+FAMILIES = (*COUNTER_FAMILIES, *GAUGE_FAMILIES)
 FORGET_AFTER_S = 600  # a series unseen this long belonged to a replica that is gone
 SPLIT, PINNED = "split", "pinned"
 
@@ -96,7 +96,7 @@ def parse_prometheus_vector(body: dict[str, Any]) -> list[Reading]:
 
 
 @dataclass(kw_only=True)
-class Traffic:
+class VersionActivity:
     """What one version did during an interval (counts are increases), and its replicas at the interval's end."""
 
     version: int
@@ -120,7 +120,7 @@ class Traffic:
 
 
 @dataclass(kw_only=True)
-class VersionSample(Traffic):
+class VersionSample(VersionActivity):
     """One scrape's worth for one version of one model."""
 
     model: str
@@ -184,7 +184,7 @@ class CounterDeltas:
         self.primed = False
 
     def step(
-        self, readings: Iterable[Reading], now: float, live_replicas: dict[str, Collection[str]] | None = None
+        self, readings: Iterable[Reading], now: float, live_replicas: Mapping[str, Collection[str]] | None = None
     ) -> dict[tuple[str, int], VersionSample]:
         """Per (model, version) samples since the previous call. `live_replicas` (model -> replica ids), when
         known, filters gauges: Ray keeps exporting a dead replica's last gauge values for a while."""
@@ -197,7 +197,7 @@ class CounterDeltas:
             return samples[key]
 
         for item in readings:
-            if item.name in GAUGES:
+            if item.name in GAUGE_FAMILIES:
                 live = live_replicas.get(item.model) if live_replicas is not None else None
                 if live is not None and item.replica not in live:
                     continue

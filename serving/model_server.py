@@ -295,6 +295,7 @@ class ModelServer:
             return error(404 if state is None else 503, f"version {number} of {self.model_name} {reason}")
         started = time.perf_counter()
         self.metrics.begin(number)
+        inputs: np.ndarray | dict[str, np.ndarray]
         try:
             body = await read_body(request, self.limits)
             if api == "v1":
@@ -422,5 +423,6 @@ def error(status: int, message: str, version: int | None = None) -> JSONResponse
 
 def build_app(args: dict[str, Any]) -> serve.Application:
     """Application builder named in the Serve config: `serving.model_server:build_app`."""
-    deployment = serve.deployment(ModelServer, name="ModelServer", health_check_period_s=10)
+    # The decorator form: Ray annotates serve.deployment(cls, ...) as returning the decorator, not the Deployment.
+    deployment = serve.deployment(name="ModelServer", health_check_period_s=10)(ModelServer)
     return deployment.bind(model=args["model"], artifacts=args.get("artifacts") or {})

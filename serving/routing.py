@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import random
+from collections.abc import Set
 from dataclasses import dataclass
 from typing import Any
 
@@ -76,11 +77,11 @@ class RoutingTable:
             return cls(weights, int(shadow["version"]), int(shadow["percent"]))
         return cls(weights)
 
-    def effective(self, ready: set[int]) -> tuple[tuple[int, int], ...]:
+    def effective(self, ready: Set[int]) -> tuple[tuple[int, int], ...]:
         """Weights restricted to versions that can answer; a failed version's share goes to the others."""
         return tuple((version, percent) for version, percent in self.weights if version in ready and percent > 0)
 
-    def choose(self, ready: set[int], *, rng: random.Random, session: str | None = None) -> int:
+    def choose(self, ready: Set[int], *, rng: random.Random, session: str | None = None) -> int:
         weights = self.effective(ready)
         total = sum(percent for _, percent in weights)
         if total == 0:
@@ -97,7 +98,7 @@ class RoutingTable:
             point -= percent
         return weights[-1][0]
 
-    def shadow_for(self, primary: int, ready: set[int], *, rng: random.Random) -> int | None:
+    def shadow_for(self, primary: int, ready: Set[int], *, rng: random.Random) -> int | None:
         """The version that gets a mirrored copy of this request, if any; its answer is never returned."""
         if self.shadow_version is None or self.shadow_version == primary or self.shadow_version not in ready:
             return None

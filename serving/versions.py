@@ -64,7 +64,7 @@ def serving(model: str, version: int) -> Iterator[None]:
 @dataclass
 class VersionState:
     spec: dict[str, Any]
-    state: str = "loading"  # loading | ready | failed
+    state: str = "loading"  # loading | ready | failed | cold (a pool replica loads it on first use)
     model: Any = None  # a LoadedModel, or a RemoteVersion in dedicated mode
     error: str = ""
     load_ms: float = 0.0

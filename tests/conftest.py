@@ -15,6 +15,30 @@ def artifact_root(settings, tmp_path: Path) -> Path:
     return settings.RAYLANE_ARTIFACT_ROOT
 
 
+@pytest.fixture(scope="session", autouse=True)
+def flush_survives_deadlocks():
+    """Live tests share a Celery worker and a monitor that keep reading while a transactional test's teardown
+    truncates every table; PostgreSQL may then pick the TRUNCATE as a deadlock victim. It is rolled back whole, so
+    the flush tries again (a few times, at once: the other side finishes its short transaction meanwhile)."""
+    from django.core.management.base import CommandError
+    from django.core.management.commands import flush
+
+    original = flush.Command.handle
+
+    def handle(self, *args, **options):  # type: ignore[no-untyped-def]
+        for attempt in range(5):
+            try:
+                return original(self, *args, **options)
+            except CommandError as exc:
+                if attempt == 4 or "deadlock detected" not in str(exc.__cause__):
+                    raise
+        return None
+
+    flush.Command.handle = handle
+    yield
+    flush.Command.handle = original
+
+
 @pytest.fixture(scope="session")
 def model_files(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     """Real model files trained once per session: skops and ONNX iris classifiers, and a pickled one."""
@@ -50,7 +74,7 @@ def client_for():
 @pytest.fixture
 def twin():
     """The in-memory ServeCluster the control plane drives in tests (settings.test: RAYLANE_SERVE_CLUSTER=memory)."""
-    from controlplane.rollouts.cluster import in_memory_cluster
+    from controlplane.rollouts.serve_target import in_memory_cluster
 
     in_memory_cluster.cache_clear()
     yield in_memory_cluster()

@@ -10,7 +10,8 @@ from pathlib import Path
 
 import pytest
 
-from serving import ray_head
+from operations import ray_head
+from serving.head import HeadSettings
 
 # Ranges are 100 wide: two suites on one machine (two checkouts) pick different hundreds.
 TEST_PORT_OFFSET = int(os.environ.get("RAYLANE_TEST_RAY_PORT_OFFSET", "100"))
@@ -28,17 +29,17 @@ def _stop_stale_test_heads() -> None:
             pass
         except PermissionError:
             continue
-        settings = ray_head.HeadSettings.from_env({"RAYLANE_RAY_DIR": str(folder)})
+        settings = HeadSettings.from_env({"RAYLANE_RAY_DIR": str(folder)})
         ray_head.stop_head(settings)
         shutil.rmtree(settings.haproxy_dir, ignore_errors=True)
         shutil.rmtree(folder, ignore_errors=True)
 
 
 @pytest.fixture(scope="session")
-def ray_cluster(request: pytest.FixtureRequest) -> Iterator[ray_head.HeadSettings]:
+def ray_cluster(request: pytest.FixtureRequest) -> Iterator[HeadSettings]:
     """A real Ray head on ports shifted by 100, started once per session and always stopped."""
     _stop_stale_test_heads()
-    settings = ray_head.HeadSettings.from_env(
+    settings = HeadSettings.from_env(
         {
             "RAYLANE_RAY_DIR": f"{TEST_RAY_DIR_PREFIX}{os.getpid()}",
             "RAYLANE_RAY_PORT_OFFSET": str(TEST_PORT_OFFSET),

@@ -1,6 +1,10 @@
+from typing import Any
+
 from django.contrib import admin
+from django.contrib.admin.models import LogEntry
 from django.contrib.auth import get_user_model
 from django.contrib.auth.admin import GroupAdmin, UserAdmin
+from django.contrib.auth.base_user import AbstractBaseUser
 from django.contrib.auth.models import Group
 from django.http import HttpRequest
 
@@ -17,9 +21,9 @@ admin.site.unregister(Group)
 class AuditedUserAdmin(AuditedModelAdmin, UserAdmin):
     """Django's user admin, audited: superuser and staff flags, activity and passwords are the keys to everything."""
 
-    def log_change(self, request: HttpRequest, obj, message):  # type: ignore[no-untyped-def]
+    def log_change(self, request: HttpRequest, obj: AbstractBaseUser, message: Any) -> LogEntry:
         # The password form saves without save_model; this is its one hook.
-        if request.resolver_match and request.resolver_match.url_name.endswith("_password_change"):
+        if request.resolver_match and (request.resolver_match.url_name or "").endswith("_password_change"):
             self.audit(request, AuditAction.UPDATE, obj, {"fields": {"password": "changed"}})
         return super().log_change(request, obj, message)
 
@@ -49,7 +53,7 @@ class ApiTokenAdmin(AuditedModelAdmin):
     search_fields = ["name", "user__username", "key_prefix"]
     readonly_fields = ["key_hash", "key_prefix", "created_at", "last_used_at"]
 
-    def has_add_permission(self, request) -> bool:  # type: ignore[no-untyped-def]
+    def has_add_permission(self, request: HttpRequest) -> bool:
         return False  # keys are shown once; create them through the API, which returns the key
 
 
@@ -59,13 +63,13 @@ class AuditEntryAdmin(admin.ModelAdmin):
     list_filter = ["action", "target_type"]
     search_fields = ["actor_username", "target_repr"]
 
-    def has_add_permission(self, request) -> bool:  # type: ignore[no-untyped-def]
+    def has_add_permission(self, request: HttpRequest) -> bool:
         return False
 
-    def has_change_permission(self, request, obj=None) -> bool:  # type: ignore[no-untyped-def]
+    def has_change_permission(self, request: HttpRequest, obj: AuditEntry | None = None) -> bool:
         return False
 
-    def has_delete_permission(self, request, obj=None) -> bool:  # type: ignore[no-untyped-def]
+    def has_delete_permission(self, request: HttpRequest, obj: AuditEntry | None = None) -> bool:
         return False
 
 

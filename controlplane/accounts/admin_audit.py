@@ -103,7 +103,8 @@ class AuditedModelAdmin(admin.ModelAdmin):
     def get_actions(self, request: HttpRequest) -> dict[str, Any]:
         """Every action but delete_selected (audited in delete_queryset) records one entry per selected object."""
         actions = super().get_actions(request)
-        return {
+        # The stubs allow None values; Django 5 always stores (function, name, description).
+        return {  # type: ignore[misc]  # see above
             name: (func if name == "delete_selected" else self.audited_action(func, name), name, description)
             for name, (func, _, description) in actions.items()
         }
@@ -134,7 +135,7 @@ def admin_login(request: HttpRequest) -> HttpResponse:
     if request.method == "POST":
         succeeded = response.status_code in (301, 302) and request.user.is_authenticated
         login_record(
-            user=request.user if succeeded else None,  # type: ignore[arg-type]
+            user=request.user if succeeded else None,  # type: ignore[arg-type]  # succeeded: a user, not anonymous
             username=str(request.POST.get("username", "")),
             remote_addr=client_address(request),
             via="admin",

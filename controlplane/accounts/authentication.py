@@ -1,18 +1,22 @@
 """Bearer tokens for the API and CLI: `Authorization: Bearer rl_…`."""
 
-from datetime import timedelta
-
+from django.contrib.auth.models import User
+from django.http import HttpRequest
 from django.utils import timezone
 from rest_framework import authentication, exceptions
+from rest_framework.request import Request
 
 from .models import TOKEN_PREFIX, ApiToken, hash_token
+from .services import token_used
 
 
 class BearerTokenAuthentication(authentication.BaseAuthentication):
     keywords = ("bearer", "token")
 
-    def authenticate(self, request):  # type: ignore[no-untyped-def]
-        header = authentication.get_authorization_header(request).split()
+    def authenticate(self, request: Request | HttpRequest) -> tuple[User, ApiToken] | None:
+        """(user, token) for a valid bearer token; also called outside DRF, with a plain request (/metrics)."""
+        # DRF's stubs want a DRF Request; the function reads only .headers, which a plain HttpRequest has too
+        header = authentication.get_authorization_header(request).split()  # type: ignore[arg-type]  # see above
         if not header or header[0].lower().decode(errors="replace") not in self.keywords:
             return None
         if len(header) != 2:
@@ -33,9 +37,8 @@ class BearerTokenAuthentication(authentication.BaseAuthentication):
             raise exceptions.AuthenticationFailed(f"This token expired at {token.expires_at.isoformat()}.")
         if not token.user.is_active:
             raise exceptions.AuthenticationFailed("The token's user is inactive.")
-        if token.last_used_at is None or now - token.last_used_at > timedelta(minutes=1):
-            ApiToken.objects.filter(pk=token.pk).update(last_used_at=now)
+        token_used(token=token)
         return token.user, token
 
-    def authenticate_header(self, request) -> str:  # type: ignore[no-untyped-def]
+    def authenticate_header(self, request: Request) -> str:
         return 'Bearer realm="api"'

@@ -7,7 +7,7 @@ counts, successful or not; a locked-out user waits for the window to pass or use
 """
 
 import hashlib
-from typing import Any
+from typing import Any, cast
 
 from rest_framework.settings import api_settings
 from rest_framework.throttling import SimpleRateThrottle
@@ -27,8 +27,11 @@ def submitted_username(request: Any) -> str:
 class LoginThrottle(SimpleRateThrottle):
     """Reads its rate when used, not at import, so settings overrides (tests, env) apply."""
 
+    scope: str  # each login throttle names its rate
+
     def get_rate(self) -> str | None:
-        return api_settings.DEFAULT_THROTTLE_RATES[self.scope]
+        # DRF's stubs type the rates as numbers; they are strings such as "10/min" (None: no limit)
+        return cast(str | None, api_settings.DEFAULT_THROTTLE_RATES[self.scope])
 
 
 class LoginAddressThrottle(LoginThrottle):
@@ -56,6 +59,6 @@ def login_throttle_wait(request: Any) -> float | None:
     waits = []
     for throttle_class in LOGIN_THROTTLES:
         throttle = throttle_class()
-        if not throttle.allow_request(request, None):
+        if not throttle.allow_request(request, None):  # type: ignore[arg-type]  # no DRF view here; none is read
             waits.append(throttle.wait() or 0.0)
     return max(waits) if waits else None

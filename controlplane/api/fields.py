@@ -3,6 +3,7 @@
 import json
 from typing import Any
 
+from django.db.models import QuerySet
 from rest_framework import serializers
 
 from controlplane.accounts.models import Team
@@ -47,7 +48,7 @@ class SlugField(serializers.SlugRelatedField):
         return super().to_internal_value(data)
 
 
-class TeamScopedMixin:
+class TeamScopedMixin(serializers.RelatedField):
     """Limits a related field's choices to the objects of the requesting user's teams (every team for site admins;
     none without a request in the context). A foreign object then fails exactly as a missing one does ("does not
     exist"), so the answer reveals nothing about other teams. `team_path` leads from the object to its team."""
@@ -59,11 +60,11 @@ class TeamScopedMixin:
             self.team_path = team_path
         super().__init__(**kwargs)
 
-    def get_queryset(self):  # type: ignore[no-untyped-def]
-        queryset = super().get_queryset()  # type: ignore[misc]
-        request = self.context.get("request")  # type: ignore[attr-defined]
+    def get_queryset(self) -> QuerySet[Any] | None:
+        queryset = super().get_queryset()
+        request = self.context.get("request")
         ids = team_ids_for(request.user) if request else []
-        if ids is None:
+        if ids is None or queryset is None:
             return queryset
         return queryset.filter(**({"pk__in": ids} if self.team_path == "" else {f"{self.team_path}__in": ids}))
 

@@ -1,6 +1,6 @@
 """Filters shared by every app's filtersets."""
 
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 
 import django_filters
 from django import forms
@@ -10,7 +10,7 @@ from django_filters.fields import IsoDateTimeField
 class UTCIsoDateTimeField(IsoDateTimeField):
     """ISO 8601 with any offset, normalised to UTC: PostgreSQL refuses offsets beyond ±15:59."""
 
-    def to_python(self, value: str | None) -> datetime | None:
+    def to_python(self, value: str | datetime | date | None) -> datetime | None:
         parsed = super().to_python(value)
         if parsed is None:
             return None

@@ -15,7 +15,7 @@ from __future__ import annotations
 import json
 import re
 import tempfile
-from collections.abc import Awaitable, Callable, MutableMapping
+from collections.abc import Awaitable, Callable, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -25,8 +25,9 @@ from django.core.handlers.asgi import ASGIHandler
 
 from serving.archive import human_bytes
 
-Scope = MutableMapping[str, Any]
-Message = MutableMapping[str, Any]
+# As Django's ASGIHandler declares them, so the middleware and the handler it wraps fit one another.
+Scope = dict[str, Any]
+Message = Mapping[str, Any]
 Receive = Callable[[], Awaitable[Message]]
 Send = Callable[[Message], Awaitable[None]]
 ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
@@ -136,9 +137,9 @@ class SpoolingASGIHandler(ASGIHandler):
     """Django's ASGI handler, spooling bodies to a file in `spool_dir()` past FILE_UPLOAD_MAX_MEMORY_SIZE (Django
     spools to the system temp dir; and with a size of 0 Python's SpooledTemporaryFile never spools at all)."""
 
-    async def read_body(self, receive):  # type: ignore[no-untyped-def]
+    async def read_body(self, receive: Receive) -> tempfile.SpooledTemporaryFile[bytes]:
         body_file = tempfile.SpooledTemporaryFile(  # noqa: SIM115  closed by the request, as Django's own
-            max_size=max(1, settings.FILE_UPLOAD_MAX_MEMORY_SIZE), mode="w+b", dir=spool_dir()
+            max_size=max(1, settings.FILE_UPLOAD_MAX_MEMORY_SIZE), mode="w+b", dir=str(spool_dir())
         )
         while True:
             message = await receive()

@@ -3,15 +3,27 @@ are 404, not 403); writes need the role the view names for the action."""
 
 from typing import Any
 
+from django.contrib.auth.models import AnonymousUser, User
 from rest_framework import permissions
-from rest_framework.exceptions import PermissionDenied
+from rest_framework.exceptions import NotAuthenticated, PermissionDenied
+from rest_framework.request import Request
 
 from controlplane.accounts.choices import Role
 from controlplane.accounts.models import Team
 from controlplane.accounts.selectors import user_has_role
 
 
-def required_role(view: Any, method: str) -> Role | None:
+def acting_user(request: Request) -> User:
+    """The signed-in user (settings.AUTH_USER_MODEL) a service records as the actor. Views require a login
+    (IsAuthenticated, the default permission), so this only narrows the type; a view without that check still
+    refuses an anonymous caller."""
+    user = request.user
+    if isinstance(user, AnonymousUser):
+        raise NotAuthenticated()
+    return user
+
+
+def required_role(view: Any, method: str | None) -> Role | None:
     """The role an action needs: the view's `action_roles` by action name, else deployer for writes."""
     action_roles: dict[str, Role] = getattr(view, "action_roles", {})
     action = getattr(view, "action", None)
@@ -29,7 +41,7 @@ def require_role(user: Any, team: Team | int, role: Role) -> None:
 
 
 class TeamRolePermission(permissions.IsAuthenticated):
-    def has_object_permission(self, request, view, obj) -> bool:  # type: ignore[no-untyped-def]
+    def has_object_permission(self, request: Request, view: Any, obj: Any) -> bool:  # view: any with team_of()
         role = required_role(view, request.method)
         if role is None:
             return True

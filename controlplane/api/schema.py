@@ -1,13 +1,16 @@
 """OpenAPI description of Raylane's bearer tokens, so Swagger UI offers an 'Authorize' button for them."""
 
+from typing import Any
+
 from drf_spectacular.extensions import OpenApiAuthenticationExtension
+from drf_spectacular.openapi import AutoSchema
 
 
 class BearerTokenScheme(OpenApiAuthenticationExtension):
     target_class = "controlplane.accounts.authentication.BearerTokenAuthentication"
     name = "BearerToken"
 
-    def get_security_definition(self, auto_schema):  # type: ignore[no-untyped-def]
+    def get_security_definition(self, auto_schema: AutoSchema) -> dict[str, Any]:
         return {
             "type": "http",
             "scheme": "bearer",

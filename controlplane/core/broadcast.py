@@ -60,6 +60,8 @@ def send_many(messages: list[tuple[str, str, dict[str, Any]]]) -> list[int]:
         layer, sent = get_channel_layer(), []
         for (group, kind, data), sequence in zip(messages, sequences, strict=True):
             try:
+                if layer is None:
+                    raise RuntimeError("no channel layer: CHANNEL_LAYERS is not configured")
                 await layer.group_send(
                     group, {"type": "push", "group": group, "seq": sequence, "kind": kind, "data": data}
                 )

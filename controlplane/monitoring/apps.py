@@ -9,7 +9,7 @@ class MonitoringConfig(AppConfig):
     def ready(self) -> None:
         from controlplane.rollouts import observers
 
-        from . import services, signals  # noqa: F401  (signals connects the receivers)
+        from . import selectors, signals  # noqa: F401  (signals connects the receivers)
 
-        # Rollouts may not import monitoring (it is the lower layer), so their analysis gets the samples from here.
-        observers.read_samples_from(services)
+        # Rollouts may not import monitoring (it is the higher layer), so their analysis gets the samples from here.
+        observers.read_samples_from(selectors)

@@ -24,17 +24,18 @@ from django.conf import settings
 from django.db import DatabaseError, close_old_connections
 
 from controlplane.core.broadcast import group_name, redis_client, send_many
-from controlplane.rollouts.cluster import serve_cluster
 from controlplane.rollouts.desired import active_rollouts, served_versions
 from controlplane.rollouts.models import Deployment, Rollout
+from controlplane.rollouts.serve_target import serve_cluster
 from controlplane.rollouts.services import rollout_summary
-from serving.cluster import ClusterStatus, ServeCluster, ServeClusterError
+from serving.cluster import ServeCluster, ServeClusterError
 from serving.config import parse_app_name
 from serving.metrics_reader import FAMILIES, CounterDeltas, Reading, VersionSample, parse_prometheus_vector, parse_text
+from serving.serve_status import ClusterStatus
 
 from . import logs
+from .bins import Bin, point
 from .models import RAW_STEP_S, MetricSample
-from .services import Bin, point
 
 logger = logging.getLogger(__name__)
 LEADER_KEY = "raylane:monitor:leader"
@@ -258,7 +259,7 @@ class Monitor:
         if client.set(LEADER_KEY, self.identity, nx=True, ex=LEASE_S):
             return True
         holder = client.get(LEADER_KEY)
-        if holder is not None and holder.decode() == self.identity:
+        if holder is not None and as_text(holder) == self.identity:
             client.expire(LEADER_KEY, LEASE_S)
             return True
         return False
@@ -266,7 +267,7 @@ class Monitor:
     def release(self) -> None:
         client = redis_client()
         holder = client.get(LEADER_KEY)
-        if holder is not None and holder.decode() == self.identity:
+        if holder is not None and as_text(holder) == self.identity:
             client.delete(LEADER_KEY)
 
     def run(self, *, stop_after_s: float | None = None) -> None:
@@ -282,7 +283,7 @@ class Monitor:
                     if not self.lead():
                         if not waiting_logged:
                             holder = redis_client().get(LEADER_KEY)
-                            logger.info("another monitor (%s) is running; waiting", holder.decode() if holder else "?")
+                            logger.info("another monitor (%s) is running; waiting", as_text(holder) if holder else "?")
                             waiting_logged = True
                         self.first_tick = True  # counters restart from a baseline when this one takes over
                         self.deltas = CounterDeltas()
@@ -295,6 +296,11 @@ class Monitor:
                     logger.exception("monitor pass failed")
         finally:
             self.release()
+
+
+def as_text(reply: bytes | str) -> str:
+    """A Redis reply as text: redis-py types replies as bytes or str (decode_responses); this client gets bytes."""
+    return reply.decode() if isinstance(reply, bytes) else reply
 
 
 def is_active(sample: VersionSample) -> bool:

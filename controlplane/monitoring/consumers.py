@@ -19,6 +19,7 @@ import contextlib
 import json
 import logging
 import time
+from collections.abc import Iterable
 from importlib import import_module
 from typing import Any
 from urllib.parse import parse_qs
@@ -27,12 +28,12 @@ from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncJsonWebsocketConsumer
 from django.conf import settings
 from django.contrib.auth import HASH_SESSION_KEY, SESSION_KEY, get_user_model
-from django.utils import timezone
 from django.utils.crypto import constant_time_compare
 
 from controlplane.accounts.choices import Role
 from controlplane.accounts.models import TOKEN_PREFIX, ApiToken, hash_token
 from controlplane.accounts.selectors import user_has_role
+from controlplane.accounts.services import token_used
 from controlplane.core.broadcast import current_sequence, group_name
 from controlplane.rollouts.models import Deployment, Rollout
 
@@ -69,7 +70,7 @@ class Credential:
         )
 
 
-def bearer_user(headers: list[tuple[bytes, bytes]]) -> tuple[Any, int] | None:
+def bearer_user(headers: Iterable[tuple[bytes, bytes]]) -> tuple[Any, int] | None:
     """(user, token id) for a valid `Authorization: Bearer rl_…` header: the CLI's way in (browsers send cookies)."""
     value = dict(headers).get(b"authorization", b"").decode(errors="replace").split()
     if len(value) != 2 or value[0].lower() not in ("bearer", "token") or not value[1].startswith(TOKEN_PREFIX):
@@ -77,7 +78,7 @@ def bearer_user(headers: list[tuple[bytes, bytes]]) -> tuple[Any, int] | None:
     token = ApiToken.objects.select_related("user").filter(key_hash=hash_token(value[1])).first()
     if token is None or not token.is_active or not token.user.is_active:
         return None
-    ApiToken.objects.filter(pk=token.pk).update(last_used_at=timezone.now())
+    token_used(token=token)
     return token.user, token.pk
 
 
@@ -208,7 +209,7 @@ class DeploymentConsumer(ObjectConsumer):
     """/ws/deployments/<id>/: rollout events as they happen and per-version metrics every second."""
 
     resource = "deployment"
-    streams = ("", "metrics")
+    streams: tuple[str, ...] = ("", "metrics")
     single_sender = frozenset({"metrics"})
 
     def team_of(self, pk: int) -> int | None:

@@ -1,7 +1,7 @@
 """Replica log lines as structured records, the filters users apply to them, and the last lines per deployment.
 
 Model server replicas log JSON lines (serving.config LOGGING_CONFIG) with Serve's fields plus `raylane_model` and
-`raylane_version` while a version predicts (serving.model_server.ServingLogFields); anything else (a line written
+`raylane_version` while a version loads or predicts (serving.versions.ServingLogFields); anything else (a line written
 before logging was configured, a text-encoded log) is parsed as Serve's text format or kept whole.
 """
 
@@ -71,11 +71,11 @@ def parse_line(line: str, *, replica: str, version: int | None) -> dict[str, Any
         message = str(record.get("message", "")).rstrip("\n")
         if record.get("exc_text"):
             message = f"{message}\n{traceback_text(str(record['exc_text']))}".rstrip("\n")
-        raw_version = record.get("raylane_version", version)
+        raw_version = str(record.get("raylane_version", version))
         return {
             "at": parse_time(record.get("timestamp_ns") or record.get("asctime")),
             "level": str(record.get("levelname", "INFO")).upper(),
-            "version": int(raw_version) if str(raw_version).isdigit() else None,
+            "version": int(raw_version) if raw_version.isdigit() else None,
             "replica": str(record.get("replica") or replica),
             "model": record.get("raylane_model"),
             "request_id": record.get("request_id", ""),

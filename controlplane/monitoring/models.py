@@ -11,7 +11,7 @@ from django.contrib.postgres.fields import ArrayField
 from django.db import models
 
 from controlplane.rollouts.models import Deployment
-from serving.metrics_reader import Traffic
+from serving.metrics_reader import VersionActivity
 
 RAW_STEP_S = 1
 ROLLUP_STEP_S = 60
@@ -66,7 +66,7 @@ class MetricSample(models.Model):
         return f"{self.deployment_id} v{self.version} @{self.at:%H:%M:%S}/{self.step_s}s"
 
     @classmethod
-    def of(cls, traffic: Traffic, **fields: Any) -> "MetricSample":
-        """A row from a serving.metrics_reader.Traffic (a scrape's sample or a merged bin), plus `fields`."""
-        copied = {field.name: getattr(traffic, field.name) for field in dataclasses.fields(Traffic)}
+    def of(cls, activity: VersionActivity, **fields: Any) -> "MetricSample":
+        """A row from a serving.metrics_reader.VersionActivity (a scrape's sample or a merged bin), plus `fields`."""
+        copied = {field.name: getattr(activity, field.name) for field in dataclasses.fields(VersionActivity)}
         return cls(**(copied | fields))

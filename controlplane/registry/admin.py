@@ -4,12 +4,14 @@ from controlplane.accounts.admin_audit import AuditedModelAdmin
 
 from .models import Artifact, Model, ModelVersion
 
+VERSION_INLINE_FIELDS = ("version", "format", "validation_status", "trusted", "artifact", "created_at")
+
 
 class ModelVersionInline(admin.TabularInline):
     model = ModelVersion
     extra = 0
-    fields = ["version", "format", "validation_status", "trusted", "artifact", "created_at"]
-    readonly_fields = fields
+    fields = VERSION_INLINE_FIELDS
+    readonly_fields = VERSION_INLINE_FIELDS
     can_delete = False
     show_change_link = True
 

@@ -1,4 +1,5 @@
 import django_filters
+from django.db.models import QuerySet
 
 from .choices import ModelFormat, ValidationStatus
 from .models import Model, ModelVersion
@@ -13,7 +14,7 @@ class ModelFilterSet(django_filters.FilterSet):
         model = Model
         fields = ["tag", "owner", "team"]
 
-    def filter_tag(self, queryset, name, value):  # type: ignore[no-untyped-def]
+    def filter_tag(self, queryset: QuerySet[Model], name: str, value: str) -> QuerySet[Model]:
         return queryset.filter(tags__contains=[value])
 
 

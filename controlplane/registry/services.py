@@ -1,17 +1,18 @@
-"""Writes for the registry: version uploads, trust decisions, deletions, moving a model to another team."""
+"""Writes for the registry: models (create, change, move, delete), version uploads, trust decisions, deletions."""
 
 import time
+from functools import partial
 from pathlib import Path
 from typing import Any
 
-from django.contrib.auth.models import AbstractBaseUser
+from django.contrib.auth.models import User
 from django.db import models, transaction
 from django.db.models import Max, ProtectedError
 from django.utils import timezone
 
 from controlplane.accounts.choices import AuditAction
 from controlplane.accounts.models import Team
-from controlplane.accounts.services import audit_record
+from controlplane.accounts.services import apply_changes, audit_record
 from controlplane.core.errors import ApplicationError, Conflict
 
 from .choices import ValidationStatus
@@ -20,22 +21,69 @@ from .storage import artifact_discard, artifact_path, artifact_root, artifact_st
 from .uploads import HashedUploadedFile
 from .validation import ArtifactRejected, ValidationResult, artifact_validate
 
+# A model's team changes only through model_move, which takes its deployment and policies along.
+TEAM_IS_FIXED = (
+    "team cannot be changed; a site admin (or an admin of both teams) moves a model, with its deployment and "
+    "policies, with POST /api/v1/models/<name>/move/"
+)
+
+
+def model_create(
+    *,
+    team: Team,
+    name: str,
+    user: User,
+    description: str = "",
+    tags: list[str] | None = None,
+) -> Model:
+    """A new, empty model (its versions are uploaded next) owned by `user` in `team`."""
+    tags = sorted(set(tags or []))
+    with transaction.atomic():
+        if Model.objects.filter(name=name).exists():
+            raise ApplicationError("A model has this name.", field="name")
+        model = Model.objects.create(team=team, name=name, description=description, tags=tags, owner=user)
+        changes = {"name": name, "team": team.slug, "description": description, "tags": tags}
+        audit_record(actor=user, action=AuditAction.CREATE, target=model, team=team, changes=changes)
+    return model
+
+
+def model_update(*, model: Model, changes: dict[str, Any], user: User) -> Model:
+    """Change a model's description and tags. Its name is its route and never changes; its team changes only by
+    `model_move` (naming the current team again is fine)."""
+    changes = dict(changes)
+    if "name" in changes and changes["name"] != model.name:
+        raise ApplicationError("name cannot be changed: it is the model's route", field="name")
+    team = changes.pop("team", None)
+    if team is not None and team.pk != model.team_id:
+        raise ApplicationError(TEAM_IS_FIXED, field="team")
+    if "tags" in changes:
+        changes["tags"] = sorted(set(changes["tags"]))
+    with transaction.atomic():
+        model = Model.objects.select_for_update().select_related("team").get(pk=model.pk)
+        changed = apply_changes(model, {key: value for key, value in changes.items() if key != "name"})
+        model.save()
+        audit_record(actor=user, action=AuditAction.UPDATE, target=model, team=model.team, changes=changed)
+    return model
+
 
 def version_upload(
     *,
     model: Model,
     upload: HashedUploadedFile,
-    user: AbstractBaseUser,
+    user: User,
     metadata: dict[str, Any] | None = None,
     signature: dict[str, Any] | None = None,
     remote_addr: str | None = None,
 ) -> ModelVersion:
     """Validate an upload, store its bytes once under their sha256, and record it as the model's next version."""
+    filename, size = upload.name, upload.size
+    if filename is None or size is None:  # the upload handler sets both, and the API's FileField needs a name
+        raise ApplicationError("the upload has no file name or size", field="artifact")
     temp_path = Path(upload.temporary_file_path())
-    result = artifact_validate(path=temp_path, filename=upload.name, size=upload.size)
+    result = artifact_validate(path=temp_path, filename=filename, size=size)
     with transaction.atomic():
         model = Model.objects.select_for_update().get(pk=model.pk)
-        artifact, _ = Artifact.objects.get_or_create(sha256=upload.sha256, defaults={"size": upload.size})
+        artifact, _ = Artifact.objects.get_or_create(sha256=upload.sha256, defaults={"size": size})
         # Moved in before commit: if the transaction fails, the orphan file is collected by the periodic sweep,
         # whereas the other order could commit a row whose bytes are missing.
         deduplicated = not artifact_store(temp_path, upload.sha256)
@@ -44,7 +92,7 @@ def version_upload(
             model=model,
             version=number,
             artifact=artifact,
-            filename=Path(upload.name).name[:255],
+            filename=Path(filename).name[:255],
             metadata=metadata or {},
             created_by=user,
             **validation_fields(result, signature_override=signature),
@@ -80,7 +128,7 @@ def validation_fields(result: ValidationResult, *, signature_override: dict[str,
 
 
 def version_set_trusted(
-    *, version: ModelVersion, trusted: bool, user: AbstractBaseUser, remote_addr: str | None = None
+    *, version: ModelVersion, trusted: bool, user: User, remote_addr: str | None = None
 ) -> ModelVersion:
     """Record an admin's decision and re-run the load check under it: a trusted pickle is now really loaded."""
     if not trusted and version_usage(version):
@@ -118,7 +166,7 @@ def version_set_trusted(
 
 
 def version_update_metadata(
-    *, version: ModelVersion, metadata: dict[str, Any], user: AbstractBaseUser, remote_addr: str | None = None
+    *, version: ModelVersion, metadata: dict[str, Any], user: User, remote_addr: str | None = None
 ) -> ModelVersion:
     """Only metadata changes after upload: the artifact, format and number of a version are immutable."""
     with transaction.atomic():
@@ -138,18 +186,18 @@ def version_update_metadata(
 
 def version_usage(version: ModelVersion) -> list[str]:
     """What still points at this version (deployments, rollouts), as readable phrases; empty when it is free."""
-    uses = []
+    uses: list[str] = []
     for relation in version._meta.related_objects:
         if relation.on_delete is not models.PROTECT and not hasattr(relation.related_model, "in_use_filter"):
             continue
-        rows = relation.related_model.objects.filter(**{relation.field.name: version})
+        rows = relation.related_model._default_manager.filter(**{relation.field.name: version})
         # A model may say which of its rows count as use (active rollouts do; finished ones are history).
         rows = rows.filter(**getattr(relation.related_model, "in_use_filter", {}))
         uses.extend(f"{relation.related_model._meta.verbose_name} '{row}'" for row in rows[:5])
     return uses
 
 
-def version_delete(*, version: ModelVersion, user: AbstractBaseUser, remote_addr: str | None = None) -> None:
+def version_delete(*, version: ModelVersion, user: User, remote_addr: str | None = None) -> None:
     uses = version_usage(version)
     if uses:
         raise Conflict(f"{version} cannot be deleted while it is in use: {', '.join(uses)}")
@@ -170,7 +218,7 @@ def version_delete(*, version: ModelVersion, user: AbstractBaseUser, remote_addr
         artifacts_release([sha256])
 
 
-def model_delete(*, model: Model, user: AbstractBaseUser, remote_addr: str | None = None) -> None:
+def model_delete(*, model: Model, user: User, remote_addr: str | None = None) -> None:
     in_use = [f"v{v.version}: {', '.join(uses)}" for v in model.versions.all() if (uses := version_usage(v))]
     if in_use:
         raise Conflict(f"model '{model}' cannot be deleted while versions are in use ({'; '.join(in_use)})")
@@ -191,7 +239,7 @@ def model_delete(*, model: Model, user: AbstractBaseUser, remote_addr: str | Non
         artifacts_release(sha256s)
 
 
-def model_move(*, model: Model, team: Team, user: AbstractBaseUser, remote_addr: str | None = None) -> Model:
+def model_move(*, model: Model, team: Team, user: User, remote_addr: str | None = None) -> Model:
     """Hand a model over to another team with what belongs to it: its deployment, and the rollout policies that
     only this model uses. A policy that other deployments use too stays where it is, and the moved deployment stops
     pointing at it (a deployment never names another team's policy). One transaction, one audit entry.
@@ -201,8 +249,9 @@ def model_move(*, model: Model, team: Team, user: AbstractBaseUser, remote_addr:
     """
     if team.pk == model.team_id:
         raise ApplicationError(f"model '{model}' already belongs to team '{team}'", field="team")
-    deployment_model = Model._meta.get_field("deployment").related_model
-    policy_model = deployment_model._meta.get_field("default_policy").related_model
+    # Any: rollouts' Deployment and RolloutPolicy, which this layer may not import to name them.
+    deployment_model: Any = Model._meta.get_field("deployment").related_model
+    policy_model: Any = deployment_model._meta.get_field("default_policy").related_model
     with transaction.atomic():
         model = Model.objects.select_for_update().select_related("team").get(pk=model.pk)
         source = model.team
@@ -251,7 +300,7 @@ def artifacts_release(sha256s: list[str]) -> None:
     unused = list(Artifact.objects.filter(sha256__in=sha256s, versions__isnull=True).values_list("sha256", flat=True))
     Artifact.objects.filter(sha256__in=unused).delete()
     for sha256 in unused:
-        transaction.on_commit(lambda sha256=sha256: artifact_discard(sha256))
+        transaction.on_commit(partial(artifact_discard, sha256))
 
 
 def artifacts_collect_orphans(*, min_age_s: int = 3600) -> int:

@@ -7,7 +7,7 @@ refused without ever being held in memory or fully written.
 import hashlib
 import tempfile
 from pathlib import Path
-from typing import Any
+from typing import IO, Any
 
 from django.conf import settings
 from django.core.files.uploadedfile import UploadedFile
@@ -27,7 +27,11 @@ def too_large_message(size: int) -> str:
 class HashedUploadedFile(UploadedFile):
     """An upload on disk with its sha256 and size; the temporary file is removed on close unless it was moved."""
 
-    def __init__(self, file: Any, name: str, content_type: str, size: int, charset: str | None, sha256: str) -> None:
+    file: IO[bytes]  # always the named temporary file the handler wrote, never None
+
+    def __init__(
+        self, file: IO[bytes], name: str | None, content_type: str | None, size: int, charset: str | None, sha256: str
+    ) -> None:
         super().__init__(file, name, content_type, size, charset)
         self.sha256 = sha256
 
@@ -42,7 +46,14 @@ class HashedUploadedFile(UploadedFile):
 
 
 class HashingUploadHandler(FileUploadHandler):
-    def handle_raw_input(self, input_data, META, content_length, boundary, encoding=None):  # type: ignore[no-untyped-def]
+    def handle_raw_input(
+        self,
+        input_data: IO[bytes],
+        META: dict[str, str],
+        content_length: int,
+        boundary: str,
+        encoding: str | None = None,
+    ) -> None:
         # Multipart framing adds a little; anything far beyond the limit can be refused before reading a byte.
         if content_length and content_length > settings.RAYLANE_MAX_UPLOAD_BYTES + 1024 * 1024:
             raise PayloadTooLarge(too_large_message(content_length))

@@ -37,4 +37,5 @@ class DeploymentAdmin(AuditedModelAdmin):
         with transaction.atomic():
             super().save_model(request, obj, form, change)
             if not change and obj.stable_version_id is not None:
-                services.stable_change_record(deployment=obj, before=None, user=request.user)
+                # the admin site serves only signed-in staff: a user, never AnonymousUser
+                services.stable_change_record(deployment=obj, before=None, user=request.user)  # type: ignore[arg-type]  # see above

@@ -38,6 +38,8 @@ def served_versions(deployment: Deployment, rollout: Rollout | None) -> list[Mod
     """What the replicas hold: the stable version, and the candidate of an active rollout (the monitor samples
     exactly these, even when idle)."""
     stable = deployment.stable_version
+    if stable is None:  # callers pass deployments that have one: fleet_spec filters them, the monitor checks
+        raise ValueError(f"{deployment} has no stable version to serve")
     if rollout is not None and rollout.to_version is not None and rollout.to_version_id != stable.pk:
         return [stable, rollout.to_version]
     return [stable]
@@ -80,6 +82,8 @@ def model_spec(deployment: Deployment, rollout: Rollout | None = None) -> ModelS
     resources = Resources(**deployment.resources)
     versions, weights, shadow = [version_spec(stable)], [(stable.version, 100)], None
     for candidate in candidates:
+        if rollout is None:  # never: served_versions names a candidate only for an active rollout
+            break
         versions.append(version_spec(candidate))
         weights = [(stable.version, 100 - rollout.candidate_weight), (candidate.version, rollout.candidate_weight)]
         if rollout.shadow_percent:
@@ -102,7 +106,7 @@ def model_spec(deployment: Deployment, rollout: Rollout | None = None) -> ModelS
 
 
 def active_key_hashes(deployment: Deployment) -> tuple[str, ...]:
-    """Hashes of the deployment's data-plane keys not revoked (rollouts.keys), for the replicas' user_config."""
+    """Hashes of the deployment's data-plane keys not revoked (services.keys), for the replicas' user_config."""
     return tuple(sorted(key.key_hash for key in deployment.keys.all() if key.revoked_at is None))
 
 

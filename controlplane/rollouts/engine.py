@@ -5,12 +5,30 @@ its events. Invariants (property-tested): stable and candidate weights always su
 candidate only once all its replicas answer; an abort or a failed analysis under `rollback` ends at 100% stable;
 no step is skipped unless a human promotes; a paused rollout never moves by itself. Which command a person may
 give in which state is `allowed_commands`, here alone: services, the API and the console ask it.
+
+Analysis (`analyse`) judges candidate against stable on the same window of requests with the tests of
+`rollouts.statistics`: pass, fail, or inconclusive (too few requests, or a threshold crossed without significance).
+An inconclusive analysis extends the step and keeps its window open, so the next one judges more requests; past
+`inconclusive_limit` in a row the rollout follows `on_failure`. `failure_limit` failures in a row fail it.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field, replace
 from enum import StrEnum
+
+from .statistics import (
+    Histogram,
+    Names,
+    Number,
+    Outcome,
+    Quantile,
+    Verdict,
+    agreement_verdict,
+    error_rate_verdict,
+    latency_limit_verdict,
+    latency_ratio_verdict,
+)
 
 
 class Strategy(StrEnum):
@@ -56,8 +74,10 @@ class Analysis:
     max_p99_ms: float | None = None
     max_p99_ratio: float | None = None
     min_shadow_agreement: float | None = None
-    failure_limit: int = 1
-    inconclusive_limit: int = 3
+    failure_limit: int = 1  # failed analyses in a row that fail the rollout
+    inconclusive_limit: int = 3  # inconclusive analyses in a row that extend the step; one more follows on_failure
+    max_p_value: float = 0.01  # a gate fails only on evidence this strong (one-sided tests; bounds at 1 - this)
+    min_latency_delta_ms: float = 5.0  # under max_p99_ratio: a p99 this little slower is no regression (2× of 1 ms)
 
 
 @dataclass(frozen=True)
@@ -74,18 +94,25 @@ class Policy:
 
 @dataclass(frozen=True)
 class VersionStats:
+    """One version's requests of the weighted split in the window, and their latency per histogram bucket."""
+
     requests: int = 0
     errors: int = 0
-    p99_ms: float | None = None
+    latency: Histogram | None = None
 
     @property
     def error_rate(self) -> float:
         return self.errors / self.requests if self.requests else 0.0
 
+    @property
+    def p99(self) -> Quantile | None:
+        return self.latency.quantile(0.99) if self.latency is not None else None
+
 
 @dataclass(frozen=True)
 class Observation:
-    """What the monitor saw since the last analysis: only ever numbers, never a verdict."""
+    """What the monitor saw in the analysis window (since the last judged analysis or traffic change): only ever
+    numbers, never a verdict."""
 
     candidate_ready: bool = False
     candidate_failed: str = ""  # why the candidate cannot load, when it cannot
@@ -94,6 +121,7 @@ class Observation:
     shadow_requests: int = 0
     shadow_agreements: int = 0
     blind: str = ""  # why there are no numbers at all (the monitor is not running, the cluster does not answer)
+    names: Names = field(default_factory=Names)  # what messages call the two versions ("v2", "v1")
 
 
 @dataclass(frozen=True)
@@ -122,24 +150,25 @@ class State:
     reason: str = ""
 
 
+# The numbers behind an event, stored as JSON with it (RolloutEvent.data); an analysis lists each gate's numbers.
+EventData = dict[str, Number | list[dict[str, Number]]]
+
+
 @dataclass(frozen=True)
 class Event:
-    kind: str  # started, ready, step, analysis, paused, resumed, switched, succeeded, failed, aborted, refused
+    # started, ready, step, shadowing, analysis, paused, resumed, switched, succeeded, failed, aborted, refused
+    kind: str
     message: str
-    data: dict = field(default_factory=dict)
+    data: EventData = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
 class Decision:
     state: State
     events: tuple[Event, ...] = ()
-
-    @property
-    def traffic_changed(self) -> bool:
-        return bool(self.events) and any(e.kind in TRAFFIC_EVENTS for e in self.events)
-
-
-TRAFFIC_EVENTS = {"step", "promoted", "switched", "succeeded", "failed", "aborted", "shadowing"}
+    # The requests observed so far are judged (an analysis passed or failed) or were served under the old traffic:
+    # the next analysis window starts after them. An inconclusive analysis keeps its window open to judge more.
+    restart_window: bool = False
 
 
 def start(policy: Policy, now: float) -> Decision:
@@ -148,6 +177,15 @@ def start(policy: Policy, now: float) -> Decision:
 
 
 def advance(
+    policy: Policy, state: State, observation: Observation, now: float, command: Command | None = None
+) -> Decision:
+    decision = decide(policy, state, observation, now, command)
+    if decision.state.traffic != state.traffic and not decision.restart_window:
+        return replace(decision, restart_window=True)
+    return decision
+
+
+def decide(
     policy: Policy, state: State, observation: Observation, now: float, command: Command | None = None
 ) -> Decision:
     if command is not None:
@@ -160,7 +198,7 @@ def advance(
         return when_pending(policy, state, observation, now)
     if state.phase == Phase.WARM:
         if now - (state.switched_at or now) >= policy.keep_warm_s:
-            return finish(state, now, "the old version's warm window ended")
+            return finish(state, "the old version's warm window ended")
         return Decision(state)
     return when_progressing(policy, state, observation, now)
 
@@ -219,14 +257,14 @@ def apply_command(policy: Policy, state: State, observation: Observation, now: f
 
 def when_pending(policy: Policy, state: State, observation: Observation, now: float) -> Decision:
     if observation.candidate_failed:
-        return fail(policy, state, now, f"the candidate cannot load: {observation.candidate_failed}", force=True)
+        return fail(policy, state, f"the candidate cannot load: {observation.candidate_failed}", force=True)
     if not observation.candidate_ready:
         if now - state.started_at >= policy.progress_deadline_s:
             message = f"the candidate was not ready within the progress deadline ({policy.progress_deadline_s} s)"
-            return fail(policy, state, now, message, force=True)
+            return fail(policy, state, message, force=True)
         return Decision(state)
     ready = Event("ready", "the candidate is loaded on every replica")
-    analysis_at = now + policy.analysis.initial_delay_s
+    analysis_at = first_analysis_at(policy, now)
     if policy.strategy == Strategy.DIRECT:
         return switch_or_finish(policy, state, now, "direct rollout: the candidate answers", extra=(ready,))
     if policy.strategy == Strategy.CANARY:
@@ -246,51 +284,58 @@ def when_pending(policy: Policy, state: State, observation: Observation, now: fl
     return Decision(mirrored, (ready, Event("shadowing", f"{what}: {policy.shadow_percent}% of requests mirrored")))
 
 
+def first_analysis_at(policy: Policy, now: float) -> float:
+    """After traffic moves, the first analysis waits a whole interval: it judges requests served at the new weights
+    (traffic takes a moment to move, and the monitor's samples trail it by a second or two)."""
+    return now + policy.analysis.initial_delay_s + policy.analysis.interval_s
+
+
 def when_progressing(policy: Policy, state: State, observation: Observation, now: float) -> Decision:
     events: list[Event] = []
+    judged = False
     if not has_analysis(policy):
         state = replace(state, passed_since=state.passed_since or now)
     elif now >= state.next_analysis_at:
         verdict, message, numbers = analyse(policy, state, observation)
-        events.append(Event("analysis", message, {"verdict": verdict, **numbers}))
+        events.append(Event("analysis", message, {"verdict": verdict.value, **numbers}))
         state = replace(state, next_analysis_at=now + policy.analysis.interval_s)
-        if verdict == "failed":
-            state = replace(state, failures=state.failures + 1)
+        if verdict == Outcome.FAILED:
+            state = replace(state, failures=state.failures + 1, passed_since=None)
             if state.failures >= policy.analysis.failure_limit:
-                decision = fail(policy, state, now, message)
-                return Decision(decision.state, (*events, *decision.events))
-            return Decision(state, tuple(events))
-        if verdict == "inconclusive":
-            state = replace(state, inconclusives=state.inconclusives + 1)
+                decision = fail(policy, state, message)
+                return Decision(decision.state, (*events, *decision.events), restart_window=True)
+            return Decision(state, tuple(events), restart_window=True)
+        if verdict == Outcome.INCONCLUSIVE:
+            state = replace(state, inconclusives=state.inconclusives + 1, passed_since=None)
             if state.inconclusives > policy.analysis.inconclusive_limit:
-                paused = replace(state, phase=Phase.PAUSED, reason=f"analysis inconclusive: {message}")
-                return Decision(paused, (*events, Event("paused", paused.reason)))
-            return Decision(state, tuple(events))
+                why = f"analysis inconclusive {state.inconclusives} times in a row: {message}"
+                decision = fail(policy, state, why)
+                return Decision(decision.state, (*events, *decision.events))
+            return Decision(state, tuple(events))  # the step waits, and the window stays open for more requests
         state = replace(state, failures=0, inconclusives=0, passed_since=state.passed_since or now)
+        judged = True
     if policy.strategy == Strategy.CANARY:
-        return next_step(policy, state, now, events)
+        decision = next_step(policy, state, now, events)
+        return replace(decision, restart_window=judged)
     waited = now - (state.passed_since if state.passed_since is not None else now)
     if policy.auto_promote_s is not None and state.passed_since is not None and waited >= policy.auto_promote_s:
         decision = switch_or_finish(policy, state, now, f"analysis passed for {policy.auto_promote_s} s")
-        return Decision(decision.state, (*events, *decision.events))
-    return Decision(state, tuple(events))
+        return Decision(decision.state, (*events, *decision.events), restart_window=judged)
+    return Decision(state, tuple(events), restart_window=judged)
 
 
 def next_step(policy: Policy, state: State, now: float, events: list[Event]) -> Decision:
     step = policy.steps[state.step_index]
     if step.pause_s is None or now - state.step_started_at < step.pause_s or not step_passed(policy, state):
         return Decision(state, tuple(events))
-    if state.step_index + 1 >= len(policy.steps):
-        if step.weight == 100:
-            decision = finish(state, now, "the last step ran its course")
-        else:
-            decision = switch_or_finish(policy, state, now, "the last step ran its course")
+    if state.step_index + 1 >= len(policy.steps):  # a canary never stays warm: the last step ends it
+        decision = finish(state, "the last step ran its course")
         return Decision(decision.state, (*events, *decision.events))
     index = state.step_index + 1
     weight = policy.steps[index].weight
     stepped = replace(
         state, step_index=index, step_started_at=now, traffic=Traffic(candidate_weight=weight), passed_since=None,
-        next_analysis_at=now + policy.analysis.initial_delay_s,
+        next_analysis_at=first_analysis_at(policy, now),
     )  # fmt: skip
     return Decision(
         stepped, (*events, Event("step", f"step {index + 1}: {weight}% to the candidate", {"weight": weight}))
@@ -298,7 +343,8 @@ def next_step(policy: Policy, state: State, now: float, events: list[Event]) -> 
 
 
 def step_passed(policy: Policy, state: State) -> bool:
-    """A step with analysis moves on only after at least one passing analysis in it."""
+    """A step with analysis moves on only once its latest analysis passed (a failed or inconclusive one clears
+    `passed_since`): an inconclusive analysis extends the step."""
     return not has_analysis(policy) or state.passed_since is not None
 
 
@@ -310,46 +356,95 @@ def has_analysis(policy: Policy) -> bool:
     )
 
 
-def analyse(policy: Policy, state: State, observation: Observation) -> tuple[str, str, dict]:
-    """('passed' | 'failed' | 'inconclusive', a sentence naming the threshold, the numbers it saw)."""
-    rules, candidate, stable = policy.analysis, observation.candidate, observation.stable
-    numbers: dict = {
+def analyse(policy: Policy, state: State, observation: Observation) -> tuple[Outcome, str, EventData]:
+    """(passed | failed | inconclusive, sentences for people, the numbers behind them).
+
+    Both versions are judged on the same window of requests. No verdict before each version that takes traffic
+    has `min_requests` in the window (the stable takes none at 100%: then the gates that compare with it are not
+    run); while mirroring, the candidate answers no client and only its agreement is judged. A gate fails only on
+    significant evidence (`max_p_value`); a failed gate fails the analysis, else an inconclusive one makes it
+    inconclusive."""
+    rules, candidate, stable, names = policy.analysis, observation.candidate, observation.stable, observation.names
+    mirrored = state.traffic.shadow_percent > 0 and state.traffic.candidate_weight == 0
+    compared = state.traffic.candidate_weight < 100  # the stable version serves part of the split
+    mine, theirs = candidate.p99, stable.p99
+    numbers: EventData = {
         "candidate_requests": candidate.requests,
         "candidate_errors": candidate.errors,
         "candidate_error_rate": round(candidate.error_rate, 4),
-        "candidate_p99_ms": candidate.p99_ms,
-        "stable_p99_ms": stable.p99_ms,
+        "candidate_p99_ms": mine.ms if mine else None,
+        "candidate_p99_at_least": mine.at_least if mine else None,
+        "stable_requests": stable.requests,
+        "stable_errors": stable.errors,
+        "stable_error_rate": round(stable.error_rate, 4),
+        "stable_p99_ms": theirs.ms if theirs else None,
+        "stable_p99_at_least": theirs.at_least if theirs else None,
+        "min_requests": rules.min_requests,
+        "max_p_value": rules.max_p_value,
     }
-    mirrored = state.traffic.shadow_percent > 0 and state.traffic.candidate_weight == 0
-    seen = observation.shadow_requests if mirrored else candidate.requests
     if mirrored:
-        agreement = observation.shadow_agreements / observation.shadow_requests if observation.shadow_requests else None
-        numbers |= {"shadow_requests": observation.shadow_requests, "shadow_agreement": agreement}
-    if not has_analysis(policy):
-        return "passed", "no analysis configured", numbers
+        requests, agreements = observation.shadow_requests, observation.shadow_agreements
+        agreement = round(min(agreements, requests) / requests, 4) if requests else None
+        numbers |= {"shadow_requests": requests, "shadow_agreement": agreement}
     if observation.blind:
-        return "inconclusive", f"no metrics: {observation.blind}", numbers
-    if seen < rules.min_requests:
-        return "inconclusive", f"{seen} requests seen; the analysis needs {rules.min_requests}", numbers
-    failures = []
-    if rules.max_error_rate is not None and candidate.error_rate > rules.max_error_rate:
-        failures.append(f"error rate {candidate.error_rate:.1%} > max {rules.max_error_rate:.1%}")
-    if rules.max_p99_ms is not None and candidate.p99_ms is not None and candidate.p99_ms > rules.max_p99_ms:
-        failures.append(f"p99 {candidate.p99_ms:.0f} ms > max {rules.max_p99_ms:.0f} ms")
-    if (
-        rules.max_p99_ratio is not None
-        and candidate.p99_ms is not None
-        and stable.p99_ms
-        and candidate.p99_ms > stable.p99_ms * rules.max_p99_ratio
-    ):
-        failures.append(f"p99 {candidate.p99_ms:.0f} ms > {rules.max_p99_ratio}× stable's {stable.p99_ms:.0f} ms")
-    if mirrored and rules.min_shadow_agreement is not None:
-        agreement = numbers["shadow_agreement"] or 0.0
-        if agreement < rules.min_shadow_agreement:
-            failures.append(f"shadow agreement {agreement:.1%} < min {rules.min_shadow_agreement:.1%}")
-    if failures:
-        return "failed", "; ".join(failures), numbers
-    return "passed", "every threshold held", numbers
+        return Outcome.INCONCLUSIVE, f"no metrics: {observation.blind}", numbers
+    seen = observation.shadow_requests if mirrored else candidate.requests
+    counts = [(names.candidate, seen, "mirrored requests" if mirrored else "requests")]
+    if compared:
+        counts.append((names.stable, stable.requests, "requests"))
+    if any(count < rules.min_requests for _, count, _ in counts):
+        found = ", ".join(f"{name} {count:,} {what}" for name, count, what in counts)
+        message = f"too few requests to judge: {found} in the window; each needs {rules.min_requests:,}"
+        return Outcome.INCONCLUSIVE, message + " (the window grows until they do)", numbers
+    verdicts = gate_verdicts(rules, candidate, stable, observation, mirrored=mirrored, compared=compared)
+    numbers["gates"] = [verdict.record() for verdict in verdicts]
+    for outcome in (Outcome.FAILED, Outcome.INCONCLUSIVE):
+        if found_verdicts := [verdict for verdict in verdicts if verdict.outcome == outcome]:
+            return outcome, "; ".join(verdict.message for verdict in found_verdicts), numbers
+    said = "; ".join(verdict.message for verdict in verdicts)
+    return Outcome.PASSED, f"every threshold held: {said}" if said else "every threshold held", numbers
+
+
+def gate_verdicts(
+    rules: Analysis,
+    candidate: VersionStats,
+    stable: VersionStats,
+    observation: Observation,
+    *,
+    mirrored: bool,
+    compared: bool,
+) -> list[Verdict]:
+    """Each configured gate's verdict (rollouts.statistics), in the order people read them: errors, latency."""
+    names, alpha = observation.names, rules.max_p_value
+    if mirrored:
+        if rules.min_shadow_agreement is None:
+            return []
+        agreed, mirrored_requests = observation.shadow_agreements, observation.shadow_requests
+        return [agreement_verdict(agreed, mirrored_requests, min_rate=rules.min_shadow_agreement, max_p_value=alpha,
+                                  names=names)]  # fmt: skip
+    verdicts: list[Verdict] = []
+    if rules.max_error_rate is not None:
+        stable_errors, stable_requests = (stable.errors, stable.requests) if compared else (None, None)
+        errors = error_rate_verdict(candidate.errors, candidate.requests, stable_errors, stable_requests,
+                                    max_rate=rules.max_error_rate, max_p_value=alpha, names=names)  # fmt: skip
+        verdicts.append(errors)
+    if rules.max_p99_ms is not None:
+        if candidate.latency is None:
+            verdicts.append(Verdict("latency_max", Outcome.INCONCLUSIVE, f"no latency recorded for {names.candidate}"))
+        else:
+            beside = stable.latency if compared else None
+            ceiling = latency_limit_verdict(candidate.latency, beside, max_ms=rules.max_p99_ms, max_p_value=alpha,
+                                            names=names)  # fmt: skip
+            verdicts.append(ceiling)
+    if rules.max_p99_ratio is not None and compared:
+        if candidate.latency is None or stable.latency is None:
+            verdicts.append(Verdict("latency_ratio", Outcome.INCONCLUSIVE, "no latency recorded to compare"))
+        else:
+            ratio = latency_ratio_verdict(candidate.latency, stable.latency, max_ratio=rules.max_p99_ratio,
+                                          min_delta_ms=rules.min_latency_delta_ms, max_p_value=alpha,
+                                          names=names)  # fmt: skip
+            verdicts.append(ratio)
+    return verdicts
 
 
 def switch_or_finish(policy: Policy, state: State, now: float, why: str, extra: tuple[Event, ...] = ()) -> Decision:
@@ -357,16 +452,16 @@ def switch_or_finish(policy: Policy, state: State, now: float, why: str, extra: 
         warm = replace(state, phase=Phase.WARM, switched_at=now, traffic=Traffic(candidate_weight=100))
         message = f"switched all traffic to the candidate ({why}); the old version stays warm {policy.keep_warm_s} s"
         return Decision(warm, (*extra, Event("switched", message)))
-    decision = finish(state, now, why)
+    decision = finish(state, why)
     return Decision(decision.state, (*extra, *decision.events))
 
 
-def finish(state: State, now: float, why: str) -> Decision:
+def finish(state: State, why: str) -> Decision:
     done = replace(state, phase=Phase.SUCCEEDED, traffic=Traffic(candidate_weight=100, keep_stable_loaded=False))
     return Decision(done, (Event("succeeded", f"the candidate is the new stable version ({why})"),))
 
 
-def fail(policy: Policy, state: State, now: float, why: str, *, force: bool = False) -> Decision:
+def fail(policy: Policy, state: State, why: str, *, force: bool = False) -> Decision:
     if policy.on_failure == "pause" and not force:
         paused = replace(state, phase=Phase.PAUSED, reason=f"analysis failed: {why}")
         return Decision(paused, (Event("paused", paused.reason, {"failed": why}),))

@@ -1,7 +1,7 @@
-"""Deployments (a model served under a route) and reusable rollout policies.
+"""Deployments (a model served under a route), their data-plane keys, reusable rollout policies, rollouts and their
+events, and the record of what reconcile last applied.
 
-The rollout state machine and its records (Rollout, RolloutEvent) arrive with the rollout engine; these are the
-records users create first.
+A rollout's transitions are the engine's (rollouts/engine.py); these rows only store what it decided.
 """
 
 from typing import Any
@@ -163,7 +163,7 @@ class ReconcileState(models.Model):
 
 class Rollout(models.Model):
     """One attempt to replace a deployment's stable version. The engine's state is stored whole in `engine_state`;
-    `phase` and `traffic` are copies for queries and the UI."""
+    `phase`, `candidate_weight`, `shadow_percent`, `step_index` and `reason` are copies for queries and the UI."""
 
     deployment = models.ForeignKey(Deployment, on_delete=models.CASCADE, related_name="rollouts")
     # SET_NULL so history never pins a version forever; the numbers are kept, and active rollouts still count as use
@@ -187,6 +187,9 @@ class Rollout(models.Model):
     updated_at = models.DateTimeField(auto_now=True)
     finished_at = models.DateTimeField(null=True, blank=True)
     last_tick_at = models.DateTimeField(null=True, blank=True, help_text="When a worker last advanced it")
+    # Not a column: the sample id an observation read up to (observers.observe_rollout), kept by the save after an
+    # analysis (services.state.save); unset until observed.
+    next_counters: dict[str, int]
 
     # registry.services.version_usage: finished rollouts are history and do not keep a version in use
     in_use_filter = {"phase__in": ACTIVE_PHASES}
@@ -211,7 +214,7 @@ class Rollout(models.Model):
 
 class RolloutEvent(models.Model):
     """Every transition and every analysis, with the numbers it saw, and every other change of what a deployment
-    serves (kinds `deployed`, `rolled_back`). Append-only, like the audit log."""
+    serves (kinds `deployed`, `rolled_back`, `undeployed`). Append-only, like the audit log."""
 
     # A deployment-level event (a deploy, a rollback) belongs to no rollout.
     rollout = models.ForeignKey(Rollout, on_delete=models.CASCADE, null=True, blank=True, related_name="events")

@@ -1,7 +1,8 @@
 """The one validator of rollout policies: steps, analysis and the strategy's own settings.
 
-The API's serializer (after it checked the shape), the model's `clean()` (so the Django admin refuses a bad policy
-with the field named) and policy files all call `policy_problems`, and `rollout_start` calls it again on the
+The policy services (rollouts.services.policies, which the API calls after its serializer checked the shape), the
+model's `clean()` (so the Django admin refuses a bad policy with the field named) and policy files all call
+`policy_problems`, and `rollout_start` calls it again on the
 policy it snapshots, so a row written around it (raw SQL, an old admin) can never reach the engine. It answers
 messages for people, keyed by the policy's field; the callers raise them in their framework's error.
 """
@@ -30,6 +31,8 @@ ANALYSIS_RANGES: dict[str, tuple[bool, float, float, bool]] = {
     "min_shadow_agreement": (False, 0, 1, True),
     "failure_limit": (True, 1, 1000, False),
     "inconclusive_limit": (True, 1, 1000, False),
+    "max_p_value": (False, 0.0001, 0.5, False),  # how strong the evidence a gate fails on (docs/rollouts.md)
+    "min_latency_delta_ms": (False, 0, 10**6, False),  # under max_p99_ratio: a slowdown smaller than this passes
 }
 # top-level setting → (lowest, highest, may be null); all whole numbers
 SETTING_RANGES: dict[str, tuple[int, int, bool]] = {
@@ -120,6 +123,23 @@ def policy_problems(policy: Mapping[str, Any]) -> dict[str, list[str]]:
                                                           nullable=nullable)):  # fmt: skip
             problems[name] = [problem]
     return problems
+
+
+def simple_steps(
+    *, step_weight: int | None = None, max_weight: int | None = None, interval_s: int | None = None
+) -> list[dict[str, int]]:
+    """Flagger-style stepping, the simple way to write a canary: +step_weight every interval_s (default 60) until
+    max_weight (default 100), then everything."""
+    if step_weight is None:
+        raise ValidationError({"step_weight": ["Simple mode needs step_weight."]})
+    ceiling = max_weight or 100
+    if step_weight > ceiling:
+        raise ValidationError({"max_weight": [f"Must be at least step_weight ({step_weight})."]})
+    pause = 60 if interval_s is None else interval_s
+    weights = list(range(step_weight, ceiling + 1, step_weight))
+    if weights[-1] != 100:
+        weights.append(100)
+    return [{"weight": weight, "pause_s": pause if weight < 100 else 0} for weight in weights]
 
 
 def policy_check(policy: Mapping[str, Any]) -> None:

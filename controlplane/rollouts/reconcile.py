@@ -12,12 +12,13 @@ from typing import Any
 from django.db import transaction
 from django.utils import timezone
 
-from serving.cluster import ClusterStatus, ServeCluster, ServeClusterError
+from serving.cluster import ServeCluster, ServeClusterError
 from serving.config import config_hash, serve_config
+from serving.serve_status import ClusterStatus
 
-from .cluster import serve_cluster
 from .desired import fleet_spec
 from .models import ReconcileState
+from .serve_target import serve_cluster
 
 
 @dataclass(frozen=True)

@@ -182,7 +182,7 @@ FILE_UPLOAD_HANDLERS = ["controlplane.registry.uploads.HashingUploadHandler"]
 # <artifact root>/incoming (controlplane.asgi), never to memory. Not 0: for Python's SpooledTemporaryFile, 0 means
 # "never roll over", i.e. hold the whole body in memory.
 FILE_UPLOAD_MAX_MEMORY_SIZE = 256 * 1024
-FILE_UPLOAD_TEMP_DIR = None  # controlplane.asgi and the upload handler use <artifact root>/incoming
+FILE_UPLOAD_TEMP_DIR: str | None = None  # controlplane.asgi and the upload handler use <artifact root>/incoming
 DATA_UPLOAD_MAX_MEMORY_SIZE = 5 * 1024 * 1024
 # Refused by the ASGI middleware (controlplane.api.limits) before authentication or Django reads a byte: any
 # request body over RAYLANE_MAX_REQUEST_BYTES, except uploads of a version (limit RAYLANE_MAX_UPLOAD_BYTES).

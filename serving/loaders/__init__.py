@@ -17,7 +17,7 @@ from typing import Any
 
 from serving.archive import ArchiveError, folder_holding
 from serving.loaders.base import LoadedModel, LoaderError, RuntimeMissing, TrustRequired
-from serving.pickle_scan import sniff_compression
+from serving.pickle_opcodes import sniff_compression
 
 __all__ = [
     "FORMATS",

@@ -3,7 +3,7 @@
     python -m serving.loaders.check --format skops [--trusted] [--smoke] PATH
     python -m serving.loaders.check --format joblib --scan-pickle PATH
 
-The control plane runs this in a sandboxed subprocess (controlplane/registry/validation.py: empty environment, its
+The control plane runs this in a sandboxed subprocess (controlplane/registry/sandbox.py: empty environment, its
 own working folder, rlimits, no network where the machine allows it, process group killed on timeout), so a model
 that hangs, crashes the interpreter or eats all memory on load cannot take the web or worker process down with it,
 and code that runs sees no secret. ``--scan-pickle`` never loads the file: it scans a pickle or joblib file's

@@ -13,16 +13,16 @@ from dataclasses import dataclass
 import pytest
 import requests
 
-from serving import ray_head
 from serving.cluster import (
-    ClusterStatus,
     ClusterUnreachable,
     ConfigRejected,
-    InMemoryServeCluster,
     RayDashboardCluster,
     ServeCluster,
     ServeClusterError,
 )
+from serving.cluster_twin import InMemoryServeCluster
+from serving.head import HeadSettings, read_token
+from serving.serve_status import ClusterStatus
 
 ECHO = "tests.contract.echo_app:app"
 BROKEN = "tests.contract.no_such_module:app"
@@ -47,15 +47,13 @@ class Harness:
 
 @pytest.fixture(params=["twin", pytest.param("ray", marks=pytest.mark.ray)])
 def harness(request: pytest.FixtureRequest) -> Harness:
-    serve_port = ray_head.HeadSettings().serve_port + 100
+    serve_port = HeadSettings().serve_port + 100
     if request.param == "twin":
         return Harness(
             InMemoryServeCluster(broken_import_paths=(BROKEN,)), InMemoryServeCluster(reachable=False), serve_port, None
         )
-    settings: ray_head.HeadSettings = request.getfixturevalue("ray_cluster")
-    cluster = RayDashboardCluster(
-        settings.dashboard_url, auth_token=ray_head.read_token(settings), ray_dir=settings.ray_dir
-    )
+    settings: HeadSettings = request.getfixturevalue("ray_cluster")
+    cluster = RayDashboardCluster(settings.dashboard_url, auth_token=read_token(settings), ray_dir=settings.ray_dir)
     serve_port = settings.ports["serve_http"]
     return Harness(
         cluster, RayDashboardCluster(CLOSED_PORT_URL, timeout_s=2), serve_port, f"http://127.0.0.1:{serve_port}"

@@ -2,6 +2,8 @@ from typing import Any
 
 from django.conf import settings
 from django.contrib.auth import get_user_model
+from django.contrib.auth.models import User as AuthUser  # settings.AUTH_USER_MODEL, named for annotations
+from django.db.models import QuerySet
 from rest_framework import serializers
 from rest_framework.validators import UniqueValidator
 
@@ -48,7 +50,7 @@ class MemberUserField(SlugField):
     def __init__(self, **kwargs: Any) -> None:
         super().__init__(slug_field="username", queryset=User.objects.filter(is_active=True), **kwargs)
 
-    def get_queryset(self):  # type: ignore[no-untyped-def]
+    def get_queryset(self) -> QuerySet[Any]:
         request = self.context.get("request")
         return users_known_to(request.user) if request else User.objects.none()
 
@@ -80,8 +82,8 @@ class TeamQuotaSerializer(serializers.ModelSerializer):
 
 
 class MembershipSerializer(serializers.ModelSerializer):
-    user = MemberUserField()
-    team = serializers.SlugRelatedField(slug_field="slug", read_only=True)
+    user: "serializers.SlugRelatedField[Any]" = MemberUserField()
+    team: "serializers.SlugRelatedField[Team]" = serializers.SlugRelatedField(slug_field="slug", read_only=True)
 
     class Meta:
         model = Membership
@@ -90,7 +92,7 @@ class MembershipSerializer(serializers.ModelSerializer):
 
 
 class MembershipUpdateSerializer(MembershipSerializer):
-    user = serializers.SlugRelatedField(slug_field="username", read_only=True)
+    user: "serializers.SlugRelatedField[Any]" = serializers.SlugRelatedField(slug_field="username", read_only=True)
 
 
 class ApiTokenSerializer(serializers.ModelSerializer):
@@ -145,7 +147,7 @@ class UserSerializer(serializers.ModelSerializer):
         fields = ["id", "username", "email", "is_superuser", "teams"]
         read_only_fields = fields
 
-    def get_teams(self, user) -> list[dict[str, str]]:  # type: ignore[no-untyped-def]
+    def get_teams(self, user: AuthUser) -> list[dict[str, str]]:
         return [{"team": m.team.slug, "role": m.role} for m in user.memberships.select_related("team")]
 
 

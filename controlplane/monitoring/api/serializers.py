@@ -2,15 +2,14 @@
 
 from rest_framework import serializers
 
-from controlplane.rollouts.api.serializers import RolloutEventSerializer
-
 
 class PointSerializer(serializers.Serializer):
     version = serializers.IntegerField()
     at = serializers.DateTimeField()
     requests = serializers.IntegerField(help_text="Requests answered in the interval")
     rate = serializers.FloatField(help_text="Requests per second")
-    errors = serializers.IntegerField(help_text="Answered 5xx")
+    # named like Serializer.errors; DRF's metaclass moves declared fields off the class, so nothing is shadowed
+    errors = serializers.IntegerField(help_text="Answered 5xx")  # type: ignore[assignment]  # see above
     error_rate = serializers.FloatField()
     client_errors = serializers.IntegerField(help_text="Answered 4xx")
     p50_ms = serializers.FloatField(allow_null=True)
@@ -37,7 +36,8 @@ class MetricSeriesSerializer(serializers.Serializer):
     start = serializers.DateTimeField()
     end = serializers.DateTimeField()
     step_s = serializers.IntegerField()
-    source = serializers.ChoiceField(choices=["raw", "rollup"])
+    # named like Field.source; DRF's metaclass moves declared fields off the class, so nothing is shadowed
+    source = serializers.ChoiceField(choices=["raw", "rollup"])  # type: ignore[assignment]  # see above
     seq = serializers.IntegerField(help_text="The metrics stream's sequence number when this was read")
     series = SeriesSerializer(many=True)
 
@@ -55,16 +55,3 @@ class LogLineSerializer(serializers.Serializer):
 class LogsSerializer(serializers.Serializer):
     seq = serializers.IntegerField(help_text="The log stream's sequence number when this was read")
     lines = LogLineSerializer(many=True)
-
-
-class DeploymentEventSerializer(RolloutEventSerializer):
-    rollout = serializers.IntegerField(source="rollout_id", read_only=True, allow_null=True)
-
-    class Meta(RolloutEventSerializer.Meta):
-        fields = [*RolloutEventSerializer.Meta.fields, "rollout"]
-        read_only_fields = fields
-
-
-class EventsSerializer(serializers.Serializer):
-    seq = serializers.IntegerField(help_text="The deployment's event stream sequence number when this was read")
-    events = DeploymentEventSerializer(many=True)

@@ -1,8 +1,9 @@
+from django.contrib.auth.base_user import AbstractBaseUser
 from django.core.validators import RegexValidator
 from rest_framework import serializers
 from rest_framework.validators import UniqueValidator
 
-from controlplane.accounts.models import Team, slug_validator
+from controlplane.accounts.models import slug_validator
 from controlplane.api.fields import SafeJSONField, TeamField
 from serving.protocol import DATATYPES
 
@@ -20,7 +21,9 @@ class ModelSerializer(serializers.ModelSerializer):
     tags = serializers.ListField(
         child=serializers.CharField(max_length=50, validators=[tag_validator]), max_length=50, required=False
     )
-    owner = serializers.SlugRelatedField(slug_field="username", read_only=True, allow_null=True)
+    owner: "serializers.SlugRelatedField[AbstractBaseUser]" = serializers.SlugRelatedField(
+        slug_field="username", read_only=True, allow_null=True
+    )
     latest_version = serializers.SerializerMethodField()
     version_count = serializers.SerializerMethodField()
 
@@ -46,26 +49,12 @@ class ModelSerializer(serializers.ModelSerializer):
     def get_version_count(self, obj: Model) -> int:
         return len(obj.versions.all())
 
-    def validate_tags(self, tags: list[str]) -> list[str]:
-        return sorted(set(tags))
-
-
-TEAM_IS_FIXED = (
-    "team cannot be changed; a site admin (or an admin of both teams) moves a model, with its deployment and "
-    "policies, with POST /api/v1/models/<name>/move/"
-)
-
 
 class ModelUpdateSerializer(ModelSerializer):
-    """The name is the model's route and cannot change once created; the team changes only through a move, which
-    takes the deployment and policies along (a PUT that repeats the current team is fine)."""
+    """The name is the model's route and cannot change once created; the team changes only through a move
+    (registry.services.model_update says so; a PUT that repeats the current team is fine)."""
 
     name = serializers.CharField(read_only=True)
-
-    def validate_team(self, team: Team) -> Team:
-        if self.instance is not None and team.pk != self.instance.team_id:
-            raise serializers.ValidationError(TEAM_IS_FIXED)
-        return team
 
 
 class ModelMoveSerializer(serializers.Serializer):
@@ -73,11 +62,15 @@ class ModelMoveSerializer(serializers.Serializer):
 
 
 class ModelVersionSerializer(serializers.ModelSerializer):
-    model = serializers.SlugRelatedField(slug_field="name", read_only=True)
+    model: "serializers.SlugRelatedField[Model]" = serializers.SlugRelatedField(slug_field="name", read_only=True)
     sha256 = serializers.CharField(source="artifact_id", read_only=True)
     size = serializers.IntegerField(source="artifact.size", read_only=True)
-    created_by = serializers.SlugRelatedField(slug_field="username", read_only=True, allow_null=True)
-    trusted_by = serializers.SlugRelatedField(slug_field="username", read_only=True, allow_null=True)
+    created_by: "serializers.SlugRelatedField[AbstractBaseUser]" = serializers.SlugRelatedField(
+        slug_field="username", read_only=True, allow_null=True
+    )
+    trusted_by: "serializers.SlugRelatedField[AbstractBaseUser]" = serializers.SlugRelatedField(
+        slug_field="username", read_only=True, allow_null=True
+    )
     metadata = SafeJSONField(required=False)
     deployable = serializers.BooleanField(read_only=True)
 

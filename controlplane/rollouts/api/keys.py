@@ -5,6 +5,7 @@ is not in is a 404, the same as one that does not exist."""
 
 from __future__ import annotations
 
+from django.contrib.auth.base_user import AbstractBaseUser
 from django.shortcuts import get_object_or_404
 from drf_spectacular.utils import extend_schema
 from rest_framework import serializers, status
@@ -14,14 +15,16 @@ from rest_framework.views import APIView
 
 from controlplane.accounts.choices import Role
 from controlplane.accounts.selectors import scope_to_teams
-from controlplane.api.permissions import require_role
+from controlplane.api.permissions import acting_user, require_role
 
-from ..keys import deployment_key_create, deployment_key_revoke
 from ..models import Deployment, DeploymentKey
+from ..services import deployment_key_create, deployment_key_revoke
 
 
 class DeploymentKeySerializer(serializers.ModelSerializer):
-    created_by = serializers.SlugRelatedField(slug_field="username", read_only=True, allow_null=True)
+    created_by: serializers.SlugRelatedField[AbstractBaseUser] = serializers.SlugRelatedField(
+        slug_field="username", read_only=True, allow_null=True
+    )
 
     class Meta:
         model = DeploymentKey
@@ -63,7 +66,8 @@ class DeploymentKeyListView(APIView):
         require_role(request.user, deployment.team, Role.DEPLOYER)
         body = KeyCreateSerializer(data=request.data)
         body.is_valid(raise_exception=True)
-        key, raw = deployment_key_create(deployment=deployment, name=body.validated_data["name"], user=request.user)
+        name = body.validated_data["name"]
+        key, raw = deployment_key_create(deployment=deployment, name=name, user=acting_user(request))
         data = DeploymentKeySerializer(key).data | {"key": raw}
         return Response(data, status=status.HTTP_201_CREATED)
 
@@ -74,4 +78,4 @@ class DeploymentKeyDetailView(APIView):
         deployment = deployment_for(request, deployment_id)
         key = get_object_or_404(deployment.keys.select_related("deployment__team", "created_by"), pk=key_id)
         require_role(request.user, deployment.team, Role.DEPLOYER)
-        return Response(DeploymentKeySerializer(deployment_key_revoke(key=key, user=request.user)).data)
+        return Response(DeploymentKeySerializer(deployment_key_revoke(key=key, user=acting_user(request))).data)

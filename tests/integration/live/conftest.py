@@ -20,7 +20,7 @@ from django.conf import settings as django_settings
 from django.db import connection
 
 from controlplane.celery import app as celery_app
-from serving.ray_head import HeadSettings
+from serving.head import HeadSettings
 
 ROW = [5.1, 3.5, 1.4, 0.2]
 
@@ -146,7 +146,7 @@ def live_settings(settings, live, ray_cluster):
     return live
 
 
-class Traffic:
+class LoadGenerator:
     """A bounded background request loop: at most `limit_s` seconds, stops by itself; records every answer."""
 
     def __init__(self, url: str, *, limit_s: float = 120, pause_s: float = 0.01) -> None:
@@ -168,7 +168,7 @@ class Traffic:
                 self.failures.append(f"connection: {exc}")
             time.sleep(self.pause_s)
 
-    def __enter__(self) -> Traffic:
+    def __enter__(self) -> LoadGenerator:
         self.thread.start()
         return self
 

@@ -12,7 +12,7 @@ from django.core.files.uploadedfile import SimpleUploadedFile
 from controlplane.rollouts.models import Deployment, Rollout
 from tests import factories
 
-from .conftest import Traffic, answers, wait_until, zip_of
+from .conftest import LoadGenerator, answers, wait_until, zip_of
 
 pytestmark = [pytest.mark.ray, pytest.mark.django_db(transaction=True)]
 
@@ -83,14 +83,14 @@ def test_canary_under_traffic_promotes_with_no_failed_request(setup):
         analysis=ANALYSIS,
         steps=[{"weight": 10, "pause_s": 2}, {"weight": 50, "pause_s": 2}, {"weight": 100, "pause_s": 0}],
     )
-    with Traffic(setup["url"]) as traffic:
+    with LoadGenerator(setup["url"]) as load:
         rollout = finished(start(setup, 2, canary))
         wait_until(lambda: answers(setup["url"]) == "2", timeout_s=10, what="v2 answering")
     assert rollout.phase == "succeeded", rollout.reason
     assert Deployment.objects.get(pk=setup["deployment"]).stable_version.version == 2
     steps = [e.data["weight"] for e in rollout.events.filter(kind="step")]
     assert steps == [10, 50, 100]
-    assert traffic.failures == [] and traffic.served(1) > 0 and traffic.served(2) > 0
+    assert load.failures == [] and load.served(1) > 0 and load.served(2) > 0
 
 
 def test_a_candidate_that_fails_is_rolled_back_by_itself(setup):
@@ -100,14 +100,14 @@ def test_a_candidate_that_fails_is_rolled_back_by_itself(setup):
         analysis=ANALYSIS,
         steps=[{"weight": 20, "pause_s": 30}, {"weight": 100, "pause_s": 0}],
     )
-    with Traffic(setup["url"]) as traffic:
+    with LoadGenerator(setup["url"]) as load:
         rollout = finished(start(setup, 3, canary))
         time.sleep(2)  # traffic keeps flowing after the rollback
     assert rollout.phase == "failed"
     failed = rollout.events.filter(kind="analysis", data__verdict="failed").first()
     assert failed is not None and "error rate" in failed.message and "> max 5.0%" in failed.message
     assert failed.data["candidate_errors"] > 0
-    assert all(failure == "500 v3" for failure in traffic.failures), set(traffic.failures)
+    assert all(failure == "500 v3" for failure in load.failures), set(load.failures)
     assert Deployment.objects.get(pk=setup["deployment"]).stable_version.version == 1
     assert answers(setup["url"]) == "1"
 
@@ -120,7 +120,7 @@ def test_blue_green_switches_atomically_and_rolls_back_in_one_call(setup):
         auto_promote_s=2,
         keep_warm_s=2,
     )
-    with Traffic(setup["url"]) as traffic:
+    with LoadGenerator(setup["url"]) as load:
         rollout = finished(start(setup, 2, blue_green))
         assert rollout.phase == "succeeded", rollout.reason
         assert {"shadowing", "switched", "succeeded"} <= set(rollout.events.values_list("kind", flat=True))
@@ -130,19 +130,19 @@ def test_blue_green_switches_atomically_and_rolls_back_in_one_call(setup):
         )
         assert response.status_code == 200
         wait_until(lambda: answers(setup["url"]) == "1", timeout_s=30, what="v1 answering again")
-    assert traffic.failures == []
+    assert load.failures == []
 
 
 def test_shadow_rollout_never_returns_the_candidates_answers_until_promoted(setup):
     shadow = policy(setup["client"], strategy="shadow", analysis={**ANALYSIS, "min_shadow_agreement": 0.5})
-    with Traffic(setup["url"]) as traffic:
+    with LoadGenerator(setup["url"]) as load:
         rollout_id = start(setup, 2, shadow)
         wait_until(
             lambda: Rollout.objects.get(pk=rollout_id).events.filter(kind="analysis", data__verdict="passed").exists(),
             timeout_s=60,
             what="a passing analysis of mirrored traffic",
         )
-        mirrored_only = traffic.served(2)
+        mirrored_only = load.served(2)
         promoted = setup["client"].post(f"/api/v1/rollouts/{rollout_id}/promote/")  # no auto-promote: a person does
         assert promoted.status_code == 200, promoted.json()
         rollout = finished(rollout_id)
@@ -151,7 +151,7 @@ def test_shadow_rollout_never_returns_the_candidates_answers_until_promoted(setu
     assert rollout.phase == "succeeded"
     agreement = rollout.events.filter(kind="analysis").last().data.get("shadow_agreement")
     assert agreement is not None and agreement >= 0.5
-    assert traffic.failures == []
+    assert load.failures == []
 
 
 def test_a_worker_killed_mid_rollout_is_harmless(setup):
@@ -162,7 +162,7 @@ def test_a_worker_killed_mid_rollout_is_harmless(setup):
         analysis=ANALYSIS,
         steps=[{"weight": 10, "pause_s": 3}, {"weight": 50, "pause_s": 3}, {"weight": 100, "pause_s": 0}],
     )
-    with Traffic(setup["url"]) as traffic:
+    with LoadGenerator(setup["url"]) as load:
         rollout_id = start(setup, 2, canary)
         wait_until(lambda: Rollout.objects.get(pk=rollout_id).candidate_weight == 10, timeout_s=60, what="step 1")
         worker.kill()
@@ -173,4 +173,4 @@ def test_a_worker_killed_mid_rollout_is_harmless(setup):
         rollout = finished(rollout_id, timeout_s=120)
     assert rollout.phase == "succeeded", rollout.reason + worker.log()
     assert [e.data["weight"] for e in rollout.events.filter(kind="step")] == [10, 50, 100]
-    assert traffic.failures == []
+    assert load.failures == []

@@ -17,7 +17,8 @@ from pathlib import Path
 import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
 
-from controlplane.registry.validation import ArtifactRejected, network_isolation_available, run_load_check
+from controlplane.registry.sandbox import network_isolation_available
+from controlplane.registry.validation import ArtifactRejected, run_load_check
 from tests import factories
 from tests.hostile import HostileFile, corpus, write_gzip_long_string_joblib
 from tests.processes import live_pids_with

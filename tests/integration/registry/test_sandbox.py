@@ -21,6 +21,7 @@ from django.core.files.uploadedfile import SimpleUploadedFile
 
 from controlplane.registry import validation
 from controlplane.registry.models import ModelVersion
+from controlplane.registry.sandbox import sandbox_isolation, sandbox_limits
 from controlplane.registry.services import version_set_trusted
 from tests import factories
 from tests.processes import live_pids_with
@@ -160,9 +161,8 @@ def test_the_default_hidden_paths_cover_the_project_secrets(settings) -> None:
 
 def test_a_child_that_leaves_the_process_group_dies_with_the_sandbox(tmp_path) -> None:
     """setsid escapes a process-group kill, not a PID namespace: its init's death takes every process in it."""
-    isolation = getattr(validation, "sandbox_isolation", None)
-    if isolation is not None and not isolation().namespaces:
-        pytest.skip(f"this machine gives the sandbox no PID namespace: {isolation().note}")
+    if not sandbox_isolation().namespaces:
+        pytest.skip(f"this machine gives the sandbox no PID namespace: {sandbox_isolation().note}")
     marker = f"raylane-escapee-{os.getpid()}-{time.monotonic_ns()}"
     started = tmp_path / "started"
     code = f"""
@@ -190,7 +190,7 @@ def predict(inputs):
 
 def test_a_fork_bomb_is_held_by_the_task_limit_even_as_root(tmp_path, settings) -> None:
     """RLIMIT_NPROC does not bind root; the run's pids cgroup does, and its leftovers die with it."""
-    if not validation.sandbox_limits().max_tasks:
+    if not sandbox_limits().max_tasks:
         pytest.skip("this machine lets the sandbox create no pids cgroup")
     settings.RAYLANE_VALIDATION_MAX_TASKS = 40
     marker = f"raylane-forked-{os.getpid()}-{time.monotonic_ns()}"

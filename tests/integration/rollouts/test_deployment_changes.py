@@ -29,7 +29,7 @@ def world(people, twin, django_capture_on_commit_callbacks):
 def pushes(monkeypatch):
     """What services push on the websockets' groups (sent after commit), as (group, kind, data)."""
     sent = []
-    monkeypatch.setattr(services, "broadcast", lambda group, kind, data: sent.append((group, kind, data)))
+    monkeypatch.setattr(services.state, "broadcast", lambda group, kind, data: sent.append((group, kind, data)))
     return sent
 
 

@@ -175,7 +175,7 @@ def test_stalled_rollouts_get_their_tick_chain_back(world, twin, monkeypatch):
     from controlplane.rollouts import services
 
     scheduled = []
-    monkeypatch.setattr(services, "schedule_tick", lambda rollout_id, countdown: scheduled.append(rollout_id))
+    monkeypatch.setattr(services.rollouts, "schedule_tick", lambda rollout_id, countdown: scheduled.append(rollout_id))
     rollout_id = start(world).json()["id"]
     assert services.rollouts_resume_stalled() == []  # just started: not stalled
     Rollout.objects.filter(pk=rollout_id).update(last_tick_at=timezone.now() - timezone.timedelta(minutes=5))

@@ -25,7 +25,7 @@ from serving.config import (
     VersionSpec,
     serve_config,
 )
-from serving.ray_head import read_token
+from serving.head import read_token
 from tests import factories
 
 pytestmark = pytest.mark.ray

@@ -13,7 +13,7 @@ from controlplane.registry.internal import signed_artifact_url
 from controlplane.registry.storage import artifact_path
 from serving.cluster import RayDashboardCluster
 from serving.config import ArtifactSource, FleetSpec, ModelSpec, VersionSpec, serve_config
-from serving.ray_head import read_token
+from serving.head import read_token
 from tests import factories
 
 pytestmark = [pytest.mark.ray, pytest.mark.django_db(transaction=True)]

@@ -11,6 +11,8 @@ def test_a_sound_policy_has_no_problems():
     assert policy_problems(CANARY) == {}
     assert policy_problems({"strategy": "shadow", "steps": [], "analysis": {"min_shadow_agreement": 0.9}}) == {}
     assert policy_problems({"strategy": "canary", "steps": [{"weight": 10, "pause_s": None}]}) == {}
+    judged = {"max_p99_ratio": 3, "max_p_value": 0.001, "min_latency_delta_ms": 0.5, "inconclusive_limit": 5}
+    assert policy_problems({**CANARY, "analysis": judged}) == {}
 
 
 def test_the_admin_defect_values_are_each_named():
@@ -39,6 +41,9 @@ def test_the_admin_defect_values_are_each_named():
         ({"analysis": {"max_error_rate": float("nan")}}, "analysis", "max_error_rate must be a number"),
         ({"analysis": {"max_errors": 3}}, "analysis", "unknown settings max_errors"),
         ({"analysis": [1]}, "analysis", "must be an object"),
+        ({"analysis": {"max_p_value": 0}}, "analysis", "max_p_value must be from 0.0001 to 0.5, not 0"),
+        ({"analysis": {"max_p_value": None}}, "analysis", "max_p_value is required"),
+        ({"analysis": {"min_latency_delta_ms": -1}}, "analysis", "min_latency_delta_ms must be from 0"),
         ({"on_failure": "panic"}, "on_failure", "rollback, pause"),
         ({"shadow_percent": 150}, "shadow_percent", "from 0 to 100"),
         ({"keep_warm_s": None}, "keep_warm_s", "null is not allowed"),

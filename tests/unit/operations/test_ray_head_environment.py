@@ -3,7 +3,8 @@ runs, sees this environment, so no control-plane secret may be in it."""
 
 from pathlib import Path
 
-from serving.ray_head import HeadSettings, build_environment
+from operations.ray_head import build_environment
+from serving.head import HeadSettings
 
 STARTER = {
     "PATH": "/usr/bin",

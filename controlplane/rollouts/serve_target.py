@@ -5,7 +5,8 @@ from functools import cache
 
 from django.conf import settings
 
-from serving.cluster import InMemoryServeCluster, RayDashboardCluster, ServeCluster
+from serving.cluster import RayDashboardCluster, ServeCluster
+from serving.cluster_twin import InMemoryServeCluster
 
 
 @cache

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import secrets
 
-from django.contrib.auth.base_user import AbstractBaseUser
+from django.contrib.auth.models import User
 from django.db import transaction
 from django.utils import timezone
 
@@ -18,13 +18,13 @@ from controlplane.accounts.services import audit_record
 from controlplane.core.errors import ApplicationError
 from serving.routing import KEY_PREFIX, hash_key
 
-from .models import Deployment, DeploymentKey
-from .services import schedule_reconcile
+from ..models import Deployment, DeploymentKey
+from .state import schedule_reconcile
 
 PREFIX_SHOWN = 10
 
 
-def deployment_key_create(*, deployment: Deployment, name: str, user: AbstractBaseUser) -> tuple[DeploymentKey, str]:
+def deployment_key_create(*, deployment: Deployment, name: str, user: User) -> tuple[DeploymentKey, str]:
     """A new key for `deployment`: returns the record and the key itself, which is never available again."""
     name = name.strip()
     if not name:
@@ -45,7 +45,7 @@ def deployment_key_create(*, deployment: Deployment, name: str, user: AbstractBa
     return key, raw
 
 
-def deployment_key_revoke(*, key: DeploymentKey, user: AbstractBaseUser) -> DeploymentKey:
+def deployment_key_revoke(*, key: DeploymentKey, user: User) -> DeploymentKey:
     """Revoke a key (idempotent); the replicas stop accepting it once reconcile has applied the change."""
     if key.revoked_at is not None:
         return key

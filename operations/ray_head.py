@@ -1,5 +1,9 @@
-"""Start, stop and inspect the local Ray head that Raylane deploys to: ``python -m serving.ray_head
-start|stop|status|wait``, or ``start_head(HeadSettings.from_env())``. What Ray 2.60's source taught us:
+"""Start, stop and inspect the local Ray head that Raylane deploys to.
+
+``python -m operations.ray_head run|start|stop|status|wait``, or ``start_head(HeadSettings.from_env())``. Where the
+head lives (folder, ports, token file) is ``serving.head.HeadSettings``; this module manages its processes: the
+environment they get, the HAProxy wrapper, the listening-socket check, and a stop that touches only this head.
+What Ray 2.60's source taught us:
 
 - Loopback: on Linux ``ray start`` swaps ``--node-ip-address=127.0.0.1`` for the routable IP
   (``services.resolve_ip_for_localhost``) unless ``RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER=0``; then GCS, raylet and
@@ -18,10 +22,8 @@ start|stop|status|wait``, or ``start_head(HeadSettings.from_env())``. What Ray 2
   environment, so a replica sees ``RAY_AUTH_TOKEN_PATH``. Hiding it would change nothing for code inside a replica:
   that process already holds authenticated connections to the cluster (it can call the Serve controller). Trusted
   code is therefore trusted with the Ray cluster; it never gets the control plane's secrets (``inheritable``).
-- Every port is explicit and moved by ``port_offset``, also those only the environment sets (HAProxy, Serve's
-  direct-ingress ranges and fallback proxy, dashboard/autoscaler metrics). Ranges are 100 wide: offset by 100s.
-- Session files live under ``RAYLANE_RAY_DIR``; Unix socket paths stop at 107 bytes (HAProxy: 97), so the folder
-  must be short (``validate()``); HAProxy's files move to /tmp when it is too long for them.
+- Ports that only the environment sets (HAProxy, Serve's direct-ingress ranges and fallback proxy,
+  dashboard/autoscaler metrics) are passed explicitly, moved by ``port_offset`` like the others.
 - Throughput-optimized Serve buffers 1000 log records per replica, so a quiet replica's log stays empty and a live
   tail shows nothing: ``RAYLANE_SERVE_LOG_BUFFER`` (default 1) sets it. Ingress replicas drain
   ``RAYLANE_SERVE_INGRESS_DRAIN_S`` (Ray's 30 s) before stopping so HAProxy forgets them first.
@@ -33,7 +35,6 @@ from __future__ import annotations
 
 import argparse
 import contextlib
-import hashlib
 import importlib
 import os
 import secrets
@@ -44,23 +45,13 @@ import subprocess
 import sys
 import threading
 import time
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, replace
 from pathlib import Path
-from urllib.parse import urlsplit
 
-PROJECT_ROOT = Path(__file__).resolve().parent.parent
-LOOPBACK = "127.0.0.1"
+from serving.head import LOOPBACK, PROJECT_ROOT, HeadError, HeadSettings, read_token
+
 HEAD_MARKER = "RAYLANE_RAY_HEAD"
-# Pinned so that port_offset moves them too; not settings because nobody needs to pick them one by one.
 # fmt: off
-FIXED_PORTS = {
-    "ray_client_server": 10001, "min_worker": 10002, "max_worker": 10099,
-    "haproxy_stats": 8404, "haproxy_metrics": 9101, "fallback_proxy_http": 8500, "fallback_proxy_grpc": 9500,
-    "direct_ingress_http_min": 30000, "direct_ingress_http_max": 30099,
-    "direct_ingress_grpc_min": 40000, "direct_ingress_grpc_max": 40099,
-    "autoscaler_metrics": 44217, "dashboard_metrics": 44227, "dashboard_agent_http": 52365,
-    "dashboard_agent_grpc": 52366, "runtime_env_agent": 52367, "node_manager": 52368, "object_manager": 52369,
-}
 START_FLAG_PORTS = {  # `ray start` flag -> port name
     "port": "gcs", "dashboard-port": "dashboard", "dashboard-agent-listen-port": "dashboard_agent_http",
     "dashboard-agent-grpc-port": "dashboard_agent_grpc", "runtime-env-agent-port": "runtime_env_agent",
@@ -100,91 +91,6 @@ CREDENTIAL_WORDS = ("SECRET", "TOKEN", "PASSWORD", "PASSWD", "CREDENTIAL", "SIGN
 # fmt: on
 # Wildcard listeners Ray 2.60 gives no way to move (see module docstring), by process title prefix.
 UNFIXABLE_WILDCARD = ("ray::ServeReplica",)
-_RAY_SOCKET_SUFFIX = len("/ray/session_2025-11-27_09-12-34_123456_4194304/sockets/dash_TaskEventsHead")
-_HAPROXY_SOCKET_SUFFIX = len("/haproxy/" + "0" * 56 + "/metrics.sock")
-_MAX_SOCKET_PATH = 107
-_MAX_HAPROXY_SOCKET_PATH = 97  # HAProxy 2.8 refuses longer ones: "socket path ... too long (max 97)"
-
-
-class HeadError(Exception):
-    """The local Ray head could not be started, checked or stopped; the message says what to do."""
-
-
-@dataclass(frozen=True)
-class HeadSettings:
-    """Where and how the local head runs. Port fields are base ports; ``ports`` applies ``port_offset``."""
-
-    ray_dir: Path = PROJECT_ROOT / "var" / "ray"
-    gcs_port: int = 6380
-    dashboard_port: int = 8265
-    metrics_port: int = 8266
-    serve_port: int = 8080
-    num_cpus: int = field(default_factory=lambda: os.cpu_count() or 1)
-    port_offset: int = 0
-    auth: str = "token"
-    serve_log_buffer: int = 1
-    ingress_drain_s: float = 30.0
-    external_cluster: str | None = None
-
-    @classmethod
-    def from_env(cls, environ: dict[str, str] | None = None, **overrides: object) -> HeadSettings:
-        env = dict(os.environ if environ is None else environ)
-        settings = cls(
-            ray_dir=Path(env.get("RAYLANE_RAY_DIR") or cls.ray_dir).resolve(),
-            gcs_port=int(env.get("RAYLANE_RAY_GCS_PORT", cls.gcs_port)),
-            dashboard_port=int(env.get("RAYLANE_RAY_DASHBOARD_PORT", cls.dashboard_port)),
-            metrics_port=int(env.get("RAYLANE_RAY_METRICS_PORT", cls.metrics_port)),
-            serve_port=int(env.get("RAYLANE_SERVE_PORT", cls.serve_port)),
-            num_cpus=int(env.get("RAYLANE_RAY_NUM_CPUS") or os.cpu_count() or 1),
-            port_offset=int(env.get("RAYLANE_RAY_PORT_OFFSET", 0)),
-            auth=env.get("RAYLANE_RAY_AUTH", cls.auth).lower(),
-            serve_log_buffer=int(env.get("RAYLANE_SERVE_LOG_BUFFER", cls.serve_log_buffer)),
-            ingress_drain_s=float(env.get("RAYLANE_SERVE_INGRESS_DRAIN_S", cls.ingress_drain_s)),
-        )
-        settings = replace(settings, **overrides)
-        if "external_cluster" not in overrides:
-            settings = replace(settings, external_cluster=_external_cluster(settings, env))
-        if settings.auth not in ("token", "off"):
-            raise HeadError(f"RAYLANE_RAY_AUTH={settings.auth!r}: use 'token' or 'off'")
-        return settings
-
-    @property
-    def ports(self) -> dict[str, int]:
-        """Every port the head opens, after ``port_offset``."""
-        base = {"gcs": self.gcs_port, "dashboard": self.dashboard_port, "metrics_export": self.metrics_port}
-        base |= {"serve_http": self.serve_port, **FIXED_PORTS}
-        return {name: port + self.port_offset for name, port in base.items()}
-
-    @property
-    def temp_dir(self) -> Path:
-        return self.ray_dir / "ray"
-
-    @property
-    def haproxy_dir(self) -> Path:
-        """HAProxy's files; in /tmp only when ray_dir is too long for its socket paths."""
-        if len(str(self.ray_dir)) + _HAPROXY_SOCKET_SUFFIX <= _MAX_HAPROXY_SOCKET_PATH:
-            return self.ray_dir / "haproxy"
-        return Path("/tmp") / f"rl-haproxy-{hashlib.sha256(str(self.ray_dir).encode()).hexdigest()[:8]}"
-
-    @property
-    def token_path(self) -> Path:
-        return self.ray_dir / "auth_token"
-
-    @property
-    def gcs_address(self) -> str:
-        return f"{LOOPBACK}:{self.ports['gcs']}"
-
-    @property
-    def dashboard_url(self) -> str:
-        return f"http://{LOOPBACK}:{self.ports['dashboard']}"
-
-    def validate(self) -> None:
-        if len(str(self.ray_dir)) + _RAY_SOCKET_SUFFIX > _MAX_SOCKET_PATH:
-            raise HeadError(
-                f"RAYLANE_RAY_DIR={self.ray_dir} is too long: Ray's Unix socket paths under it would exceed "
-                f"{_MAX_SOCKET_PATH} bytes. Use a folder of at most {_MAX_SOCKET_PATH - _RAY_SOCKET_SUFFIX} "
-                "characters, e.g. RAYLANE_RAY_DIR=/tmp/raylane-ray"
-            )
 
 
 @dataclass(frozen=True)
@@ -199,21 +105,6 @@ class HeadInfo:
     start_seconds: float = 0.0
 
 
-def _endpoint(value: str) -> str:
-    parsed = urlsplit(value if "://" in value else f"tcp://{value}")
-    return f"{(parsed.hostname or '').replace('localhost', LOOPBACK)}:{parsed.port}"
-
-
-def _external_cluster(settings: HeadSettings, env: dict[str, str]) -> str | None:
-    """The RAY_ADDRESS / RAY_DASHBOARD_URL naming a cluster other than this head, if any."""
-    ours = {"RAY_ADDRESS": settings.gcs_address, "RAY_DASHBOARD_URL": settings.dashboard_url}
-    for name, own in ours.items():
-        value = env.get(name, "").strip()
-        if value and (value == "auto" or _endpoint(value) != _endpoint(own)):
-            return f"{name}={value}"
-    return None
-
-
 def ensure_token(settings: HeadSettings) -> None:
     """Create the head's token once (0600); later starts reuse it so configured clients keep working."""
     if settings.auth == "token" and not settings.token_path.exists():
@@ -221,12 +112,6 @@ def ensure_token(settings: HeadSettings) -> None:
         descriptor = os.open(settings.token_path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
         with os.fdopen(descriptor, "w") as token_file:
             token_file.write(secrets.token_hex(32))
-
-
-def read_token(settings: HeadSettings) -> str | None:
-    if settings.auth != "token" or not settings.token_path.exists():
-        return None
-    return settings.token_path.read_text().strip()
 
 
 def _psutil():
@@ -249,7 +134,7 @@ def _write_haproxy_wrapper(settings: HeadSettings) -> Path:
     wrapper.parent.mkdir(parents=True, exist_ok=True)
     wrapper.write_text(
         "#!/bin/sh\n"
-        "# Written by serving/ray_head.py: bind HAProxy's wildcard listeners to loopback, then run HAProxy.\n"
+        "# Written by operations/ray_head.py: bind HAProxy's wildcard listeners to loopback, then run HAProxy.\n"
         'config=""; previous=""\n'
         'for argument in "$@"; do [ "$previous" = "-f" ] && config="$argument"; previous="$argument"; done\n'
         f"[ -n \"$config\" ] && sed -i -E 's/^([[:space:]]*bind[[:space:]]+)\\*?:([0-9]+)/\\1{LOOPBACK}:\\2/' "
@@ -503,7 +388,7 @@ def run_foreground(settings: HeadSettings, timeout_s: float) -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m serving.ray_head", description=__doc__.split("\n")[0])
+    parser = argparse.ArgumentParser(prog="python -m operations.ray_head", description=__doc__.split("\n")[0])
     parser.add_argument("action", choices=["start", "run", "stop", "status", "wait"])
     parser.add_argument("--timeout", type=float, default=90.0, help="seconds for start and wait")
     arguments = parser.parse_args(argv)
