@@ -23,8 +23,9 @@ $(VENV)/bin/python:
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
 
-$(VENV)/.installed: requirements.txt $(VENV)/bin/python
+$(VENV)/.installed: requirements.txt pyproject.toml $(VENV)/bin/python
 	$(BIN)/pip install --quiet -r requirements.txt
+	$(BIN)/pip install --quiet --no-deps -e .  # the raylane SDK and its `raylane` command, from this checkout
 	touch $@
 
 $(VENV)/.installed-dev: requirements.txt requirements-dev.txt requirements-torch.txt requirements-keras.txt $(VENV)/.installed
