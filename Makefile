@@ -11,7 +11,8 @@ WEB_PORT ?= 8000
 export RAYLANE_WEB_HOST := $(WEB_HOST)
 export RAYLANE_WEB_PORT := $(WEB_PORT)
 
-.PHONY: up test test-full install install-dev services migrate lint format bench clean help chromium
+.PHONY: up test test-full install install-dev services migrate lint format bench clean help chromium frontend-test \
+	api-types
 
 help:
 	@echo "make up     start everything (Postgres/Redis checked, database migrated, Ray head, web, worker, beat)"
@@ -54,7 +55,7 @@ up: var/secrets.env migrate frontend/dist/index.html
 	@echo "----------------------------------------------------------------------"
 	$(BIN)/honcho start -f Procfile
 
-test: install-dev frontend/dist/index.html chromium
+test: install-dev frontend/dist/index.html frontend-test chromium
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/lint-imports
@@ -88,10 +89,26 @@ var/compose.env:
 	@chmod 600 $@.partial && mv $@.partial $@
 	@echo "wrote random secrets for docker/compose.yaml to $@ (mode 0600)"
 
-# The web console (frontend/, Vite + TypeScript), rebuilt when its sources or locked dependencies change.
-frontend/dist/index.html: frontend/package-lock.json frontend/package.json frontend/index.html frontend/vite.config.ts \
-		frontend/tsconfig.json $(wildcard frontend/src/*)
-	cd frontend && npm ci --no-audit --no-fund && npm run build
+# The web console (frontend/: React + TypeScript, built by Vite). Dependencies come from the committed lock; the build
+# reruns when any file under frontend/src changes (find, since $(wildcard) does not descend into folders).
+FRONTEND_SOURCES := $(shell find frontend/src -type f 2>/dev/null)
+
+frontend/node_modules/.package-lock.json: frontend/package-lock.json frontend/package.json
+	cd frontend && npm ci --no-audit --no-fund
+
+frontend/dist/index.html: frontend/node_modules/.package-lock.json frontend/index.html frontend/vite.config.ts \
+		frontend/tsconfig.json $(FRONTEND_SOURCES)
+	cd frontend && npm run build
+
+# The console's unit tests (Vitest): chart data merging, allowed commands, formatting, the overview's rows.
+frontend-test: frontend/node_modules/.package-lock.json
+	cd frontend && npm test
+
+# The console's API types, generated from the OpenAPI schema into a committed file; a test fails when it is stale.
+api-types: install frontend/node_modules/.package-lock.json
+	@mkdir -p var
+	$(BIN)/python manage.py spectacular --file var/openapi.yaml
+	cd frontend && npm run api-types
 
 # The end-to-end tests drive Debian's Chromium through Playwright (never a downloaded browser build).
 chromium:

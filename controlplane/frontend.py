@@ -1,7 +1,13 @@
-"""The web console: Django serves the single-page app's index.html at /, and its assets as static files.
+"""The web console: Django serves the single-page app's index.html at every console path, and its assets as static
+files.
+
+The console routes with real paths (/, /models/iris, /deployments/3: the history API), so a reload or a shared link
+asks Django for that path: `CONSOLE_PATH` answers every path with the page, except those that belong to someone else
+(the API, the admin, static files, websockets, /metrics, /healthz, the replicas' artifact downloads), which keep their
+own 404s. New console pages need no change here.
 
 `npm run build` (run by `make up` and `make test`) writes frontend/dist; settings put that folder in STATICFILES_DIRS
-under the `app/` prefix, which is why Vite builds with `base: "/static/app/"`.
+under the `app/` prefix, which is why Vite builds with `base: "/static/app/"`. The assets' names carry content hashes.
 """
 
 from functools import cache
@@ -14,6 +20,11 @@ from django.views.decorators.csrf import ensure_csrf_cookie
 from django.views.decorators.http import require_safe
 
 INDEX_HTML = Path(settings.BASE_DIR) / "frontend" / "dist" / "index.html"
+
+# First path segments that are never the console's: a missing API endpoint or static file must stay a 404, not
+# become a page that loads the app.
+RESERVED_PREFIXES = ("api", "admin", "static", "ws", "metrics", "healthz", "internal")
+CONSOLE_PATH = "^(?!(?:" + "|".join(RESERVED_PREFIXES) + ")(?:/|$))"
 
 NOT_BUILT = """<!doctype html>
 <html lang="en">

@@ -4,7 +4,7 @@ from drf_spectacular.views import SpectacularAPIView, SpectacularRedocView, Spec
 
 from controlplane.accounts.admin_audit import admin_login
 from controlplane.api.views import api_not_found, healthz
-from controlplane.frontend import console
+from controlplane.frontend import CONSOLE_PATH, console
 from controlplane.monitoring.exposition import metrics_view
 from controlplane.registry.internal import artifact_download
 
@@ -26,7 +26,7 @@ urlpatterns = [
     path("metrics", metrics_view, name="metrics"),
     path("internal/artifacts/<str:sha256>", artifact_download, name="internal-artifact"),
     re_path(r"^api/", api_not_found),
-    path("", console, name="console"),
+    re_path(CONSOLE_PATH, console, name="console"),  # every console path (/, /models/iris, …); never the above
 ]
 
 handler404 = "controlplane.api.views.handler404"

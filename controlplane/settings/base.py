@@ -122,6 +122,9 @@ STORAGES = {
 }
 # The web console's build (`npm run build` in frontend/), served under /static/app/; absent until it is built.
 STATICFILES_DIRS = [("app", BASE_DIR / "frontend" / "dist")] if (BASE_DIR / "frontend" / "dist").is_dir() else []
+# Vite names the console's assets by content hash (index-B7x_2Qz9.js): cache them for a year, as WhiteNoise does for
+# Django's own hashed names. index.html itself is served by the console view, always revalidated.
+WHITENOISE_IMMUTABLE_FILE_TEST = r"^/static/app/assets/.+-[A-Za-z0-9_-]{8}\.(js|css|woff2?|svg|png)$"
 
 LOGIN_URL = "/admin/login/"
 

@@ -101,16 +101,27 @@ def page(open_page: Callable[[], Page]) -> Page:
     return open_page()
 
 
+#: Every screenshot is taken at these widths: the console must read well on a laptop and in a 900 px window.
+SCREENSHOT_WIDTHS = (1280, 900)
+
+
 @pytest.fixture
 def screenshot(page: Page) -> Callable[..., Path]:
-    """`screenshot("login-1-wrong-password")` saves the whole page as var/screenshots/login-1-wrong-password.png;
-    `screenshot(name, of=other_page)` another person's page."""
+    """`screenshot("login-1-wrong-password")` saves the whole page as var/screenshots/login-1-wrong-password.png
+    (1280 px wide) and login-1-wrong-password-900.png (900 px); `screenshot(name, of=other_page)` another person's
+    page. The viewport is put back afterwards."""
     SCREENSHOTS.mkdir(parents=True, exist_ok=True)
 
     def take(name: str, *, of: Page | None = None) -> Path:
-        path = SCREENSHOTS / f"{name}.png"
-        (of or page).screenshot(path=str(path), full_page=True)
-        return path
+        target = of or page
+        viewport = target.viewport_size or {"width": 1280, "height": 800}
+        first = SCREENSHOTS / f"{name}.png"
+        for width in SCREENSHOT_WIDTHS:
+            path = first if width == SCREENSHOT_WIDTHS[0] else SCREENSHOTS / f"{name}-{width}.png"
+            target.set_viewport_size({"width": width, "height": viewport["height"]})
+            target.screenshot(path=str(path), full_page=True)
+        target.set_viewport_size(viewport)
+        return first
 
     return take
 

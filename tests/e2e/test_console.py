@@ -9,10 +9,8 @@ import re
 from pathlib import Path
 
 import pytest
-from django.contrib.staticfiles import finders
 from playwright.sync_api import Page, expect
 
-from controlplane import frontend
 from controlplane.registry.models import Model, ModelVersion
 from controlplane.rollouts.models import Deployment
 from tests import factories
@@ -29,7 +27,7 @@ def version_row(page: Page, version: int):  # type: ignore[no-untyped-def]
     return page.get_by_role("row").filter(has=page.get_by_role("rowheader", name=f"v{version}", exact=True))
 
 
-def test_login_shows_the_api_error_then_opens_the_models_page(page: Page, people, screenshot) -> None:
+def test_login_shows_the_api_error_then_opens_the_overview(page: Page, people, screenshot) -> None:
     page.goto("/")
     expect(page.get_by_role("heading", name="Sign in")).to_be_visible()
     page.get_by_label("Username").fill("deployer")
@@ -41,23 +39,37 @@ def test_login_shows_the_api_error_then_opens_the_models_page(page: Page, people
 
     page.get_by_label("Password").fill("deployer-pass-123")
     page.get_by_role("button", name="Log in").click()
+    expect(page.get_by_role("heading", name="Overview", level=1)).to_be_visible()
+    expect(page.get_by_text("No deployments yet")).to_be_visible()
+    expect(page.get_by_role("banner")).to_contain_text("deployer")
+    page.get_by_role("navigation", name="Main").get_by_role("link", name="Models").click()
+    expect(page).to_have_url(re.compile(r"/models$"))
     expect(page.get_by_role("heading", name="Models", level=1)).to_be_visible()
     expect(page.get_by_text("No models yet")).to_be_visible()
-    expect(page.get_by_role("banner")).to_contain_text("deployer")
     screenshot("login-2-models-empty")
 
-    page.reload()  # the session cookie, not page state, keeps us logged in
+    page.reload()  # the session cookie, not page state, keeps us logged in; Django serves the app at /models too
     expect(page.get_by_role("heading", name="Models", level=1)).to_be_visible()
 
     page.get_by_role("button", name="Log out").click()
     expect(page.get_by_role("heading", name="Sign in")).to_be_visible()
+    expect(page.get_by_text("You are logged out.")).to_be_visible()
     page.reload()
     expect(page.get_by_role("heading", name="Sign in")).to_be_visible()
+
+    # Signing in on a deep link lands on that page.
+    page.goto("/models?q=iris")
+    page.get_by_label("Username").fill("deployer")
+    page.get_by_label("Password").fill("deployer-pass-123")
+    page.get_by_role("button", name="Log in").click()
+    expect(page.get_by_role("heading", name="Models", level=1)).to_be_visible()
+    expect(page.get_by_label("Search models")).to_have_value("iris")
 
 
 def test_create_a_model_and_see_field_errors(page: Page, people, log_in, screenshot) -> None:
     factories.make_model(people["team"], "fraud-detector", description="Card fraud scores", tags=["tabular", "risk"])
     log_in("deployer")
+    page.goto("/models")
     expect(page.get_by_role("link", name="fraud-detector")).to_be_visible()
 
     page.get_by_role("button", name="New model").click()
@@ -77,14 +89,15 @@ def test_create_a_model_and_see_field_errors(page: Page, people, log_in, screens
     page.get_by_role("button", name="Create model").click()
     expect(page.get_by_role("heading", name="iris", level=1)).to_be_visible()
     expect(page.get_by_role("status").filter(has_text="Created model iris")).to_be_visible()
-    expect(page).to_have_url(re.compile(r"#/models/iris$"))
+    expect(page).to_have_url(re.compile(r"/models/iris$"))
     model = Model.objects.get(name="iris")
     assert (model.team.slug, model.tags, model.owner.username) == ("ml", ["demo", "tabular"], "deployer")
     screenshot("create-2-model-page")
 
-    page.get_by_role("link", name="Models").first.click()
+    page.get_by_role("navigation", name="Main").get_by_role("link", name="Models").click()
     page.get_by_label("Search models").fill("iris")
     expect(page.get_by_role("link", name="fraud-detector")).to_have_count(0)
+    expect(page).to_have_url(re.compile(r"/models\?q=iris$"))
     row = page.get_by_role("row").filter(has=page.get_by_role("link", name="iris"))
     expect(row).to_contain_text("ml")
     expect(row).to_contain_text("demo")
@@ -96,6 +109,7 @@ def test_upload_a_skops_file_then_an_empty_one(page: Page, people, log_in, scree
     artifact = factories.write_skops(tmp_path / "iris.skops")
     sha256 = hashlib.sha256(artifact.read_bytes()).hexdigest()
     log_in("deployer")
+    page.goto("/models")
     page.get_by_role("link", name="iris").click()
     expect(page.get_by_text("No versions yet")).to_be_visible()
 
@@ -131,10 +145,12 @@ def test_deploy_creates_then_updates_the_deployment(page: Page, people, log_in, 
             response = api.post(f"/api/v1/models/{model.name}/versions/", {"artifact": artifact}, format="multipart")
         assert response.status_code == 201, response.content
     log_in("deployer")
-    page.goto("/#/models/iris")
+    page.goto("/#/models/iris")  # a link from the console's hash-routed days still opens the page
+    expect(page).to_have_url(re.compile(r"/models/iris$"))
     expect(page.get_by_text("not deployed")).to_be_visible()
 
     page.get_by_role("button", name="Deploy version 1").click()
+    expect(page.get_by_role("status").filter(has_text="Version 1 is deployed")).to_be_visible()
     host = re.sub(r"^https?://([^:/]+).*$", r"\1", page.url)
     predict = f"http://{host}:8080/v1/models/iris:predict"
     expect(page.get_by_text(predict, exact=True)).to_be_visible()
@@ -144,33 +160,11 @@ def test_deploy_creates_then_updates_the_deployment(page: Page, people, log_in, 
     screenshot("deploy-1-version-1")
 
     page.get_by_role("button", name="Deploy version 2").click()
-    expect(version_row(page, 2).get_by_text("serving")).to_be_visible()
+    expect(version_row(page, 2).get_by_text("serving")).to_be_visible()  # at once: the page expects success
+    expect(page.get_by_role("status").filter(has_text="Version 2 is deployed")).to_be_visible()  # and the server agrees
     expect(page.get_by_role("button", name="Deploy version 1")).to_be_visible()
     deployment = Deployment.objects.get(model__name="iris")
     assert deployment.stable_version.version == 2
     assert Deployment.objects.count() == 1
     expect(page.get_by_text(predict, exact=True)).to_be_visible()
     screenshot("deploy-2-version-2")
-
-
-def test_the_console_page_sets_the_csrf_cookie_and_names_the_serve_port(client, settings) -> None:
-    settings.RAYLANE_SERVE_PORT = 18080
-    response = client.get("/")
-    assert response.status_code == 200
-    assert "csrftoken" in response.cookies
-    assert '<meta name="raylane-serve-port" content="18080">' in response.content.decode()
-    script = re.search(r'src="/static/(app/assets/[^"]+\.js)"', response.content.decode())[1]
-    assert finders.find(script), f"{script} is not found by the staticfiles finders (STATICFILES_DIRS)"
-
-
-def test_without_a_build_the_console_says_how_to_build_it(client, monkeypatch, tmp_path: Path) -> None:
-    monkeypatch.setattr(frontend, "INDEX_HTML", tmp_path / "dist" / "index.html")
-    frontend.index_html.cache_clear()
-    try:
-        response = client.get("/")
-    finally:
-        frontend.index_html.cache_clear()
-    assert response.status_code == 503
-    page = response.content.decode()
-    assert "The console is not built: run <code>make up</code>" in page
-    assert "<code>cd frontend &amp;&amp; npm ci &amp;&amp; npm run build</code>" in page

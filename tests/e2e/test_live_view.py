@@ -92,7 +92,7 @@ def seed_history(deployment: Deployment) -> None:
 
 
 def live_point(version: int, **fields) -> dict:
-    """One version's second as the monitor pushes it (monitoring.services.point)."""
+    """One version's second as the monitor pushes it (monitoring.bins.point)."""
     point = {
         "version": version, "at": timezone.now().replace(microsecond=0).isoformat(), "requests": 0, "rate": 0.0,
         "errors": 0, "error_rate": 0.0, "client_errors": 0, "p50_ms": None, "p95_ms": None, "p99_ms": None,
@@ -106,8 +106,13 @@ def version_row(page: Page, version: int):  # type: ignore[no-untyped-def]
     return page.locator(f'.live-table tr[data-version="{version}"]')
 
 
+def chart_line(page: Page, chart: str, version: int):  # type: ignore[no-untyped-def]
+    """A version's entry in a chart's legend: `data-points` counts the points its line draws in the window."""
+    return page.locator(f'[data-chart="{chart}"] .chart-legend [data-version="{version}"]')
+
+
 def open_live_view(page: Page, deployment: Deployment) -> None:
-    page.goto(f"/#/deployments/{deployment.pk}")
+    page.goto(f"/deployments/{deployment.pk}")
     expect(page.get_by_role("heading", name="iris", level=1)).to_be_visible()
     expect(page.locator(".connection")).to_have_text("live")
 
@@ -116,9 +121,9 @@ def test_a_viewer_watches_numbers_charts_and_logs_live(
     page: Page, people, deployment, twin, monitor, log_in, screenshot, off_the_loop
 ) -> None:
     log_in("viewer")
-    page.goto("/#/models/iris")
+    page.goto("/models/iris")
     page.get_by_role("link", name="Live view").click()
-    expect(page).to_have_url(re.compile(rf"#/deployments/{deployment.pk}$"))
+    expect(page).to_have_url(re.compile(rf"/deployments/{deployment.pk}$"))
     expect(page.locator(".connection")).to_have_text("live")
     expect(page.get_by_text("no rollout in progress")).to_be_visible()
 
@@ -133,7 +138,7 @@ def test_a_viewer_watches_numbers_charts_and_logs_live(
     expect(row.locator('[data-metric="replicas"]')).to_contain_text("2/2 ready")
     expect(row).to_contain_text("stable")
     for chart in ("rate", "p99", "errors", "replicas"):
-        line = page.locator(f'[data-chart="{chart}"] path[data-version="1"]')
+        line = chart_line(page, chart, 1)
         expect(line).to_have_attribute("data-points", re.compile(r"^[1-9]"))
     expect(page.locator(".legend")).to_contain_text("v1 · stable")
 
@@ -246,9 +251,7 @@ def test_a_deployer_steers_the_rollout_and_a_viewer_watches_it(
     expect(card).to_contain_text("candidate 0 % · stable v1 100 %")
     expect(card.get_by_role("button")).to_have_count(0)
     expect(card).to_contain_text("need the deployer role in team ml")
-    expect(page.locator('[data-chart="rate"] path[data-version="2"]')).to_have_attribute(
-        "data-points", re.compile(r"^[1-9]\d")
-    )
+    expect(chart_line(page, "rate", 2)).to_have_attribute("data-points", re.compile(r"^[1-9]\d"))
     expect(page.locator(".events .event").first).to_have_attribute("data-kind", "started")
 
     deployer = open_page()
@@ -289,8 +292,15 @@ def test_a_deployer_steers_the_rollout_and_a_viewer_watches_it(
     screenshot("live-3-deployer-rollout", of=deployer)
     screenshot("live-4-viewer-rollout")
 
-    deployer.once("dialog", lambda dialog: dialog.accept())
     commands.get_by_role("button", name="Abort").click()
+    dialog = deployer.get_by_role("dialog", name=f"Abort rollout #{rollout.pk}?")
+    expect(dialog).to_contain_text("All traffic goes back to v1")
+    screenshot("live-4b-abort-confirmation", of=deployer)
+    dialog.get_by_role("button", name="Keep it going").click()  # changing one's mind changes nothing
+    expect(dialog).to_have_count(0)
+    assert Rollout.objects.get(pk=rollout.pk).phase == "paused"
+    commands.get_by_role("button", name="Abort").click()
+    dialog.get_by_role("button", name="Abort rollout").click()
     expect(deployer.get_by_role("status").filter(has_text=f"Rollout #{rollout.pk} aborted")).to_be_visible()
     expect(deployer.locator(".rollout-card")).to_have_count(0)
     expect(page.locator(".rollout-card")).to_have_count(0)
@@ -342,7 +352,7 @@ def test_an_ended_session_sends_the_live_page_to_the_login_form(
 
 def test_someone_outside_the_team_is_told_there_is_no_access(page: Page, deployment, log_in, screenshot) -> None:
     log_in("outsider")
-    page.goto(f"/#/deployments/{deployment.pk}")
+    page.goto(f"/deployments/{deployment.pk}")
     expect(page.get_by_role("alert")).to_contain_text("No access")
     expect(page.locator(".connection")).to_have_count(0)
     screenshot("live-6-no-access")
@@ -367,9 +377,83 @@ def test_the_page_says_when_the_server_is_gone_and_catches_up_when_it_is_back(
     with page.expect_request(re.compile(r"/metrics/\?")):
         asgi_server.start()
     expect(indicator).to_have_text("live")
-    rate_line = page.locator('[data-chart="rate"] path[data-version="1"]')
+    rate_line = chart_line(page, "rate", 1)
     expect(rate_line).to_have_attribute("data-points", re.compile(r"^[1-9]"))
     twin.record_requests("iris", 1, count=5, latency_ms=3)
     time.sleep(RATE_WINDOW_S)
     off_the_loop(monitor.tick)
     expect(version_row(page, 1).locator('[data-metric="rate"]')).to_have_text("5")
+
+
+def overview_row(page: Page, model: str):  # type: ignore[no-untyped-def]
+    return page.locator(f'.overview-table tr[data-model="{model}"]')
+
+
+def test_the_overview_shows_every_deployment_live_with_problems_first(
+    page: Page, people, deployment, canary, twin, monitor, log_in, screenshot, off_the_loop
+) -> None:
+    fraud = factories.make_model(people["team"], "fraud")
+    factories.make_version(fraud, 1)
+    fraud_deployment = Deployment.objects.create(
+        team=people["team"], model=fraud, stable_version=fraud.versions.get(version=1), created_by=people["deployer"]
+    )
+    secret = factories.make_model(people["other_team"], "secret")
+    factories.make_version(secret, 1)
+    Deployment.objects.create(team=people["other_team"], model=secret, stable_version=secret.versions.get(version=1))
+    off_the_loop(reconcile)
+    rollout = start_rollout(deployment, canary, people["deployer"], off_the_loop)
+
+    log_in("viewer")
+    expect(page.get_by_role("heading", name="Overview", level=1)).to_be_visible()
+    iris, fraud_row = overview_row(page, "iris"), overview_row(page, "fraud")
+    expect(iris).to_be_visible()
+    expect(fraud_row).to_be_visible()
+    expect(overview_row(page, "secret")).to_have_count(0)  # another team's deployment appears nowhere
+    expect(page.get_by_text("secret")).to_have_count(0)
+    expect(iris.locator('[data-column="stable"]')).to_have_text("v1 100 %")
+    expect(iris.locator('[data-column="canary"]')).to_have_text("v2 0 %")
+    expect(iris.locator('[data-column="state"]')).to_contain_text("pending")
+    expect(iris.locator('[data-column="state"]')).to_contain_text(f"#{rollout.pk}")
+    expect(fraud_row.locator('[data-column="state"]')).to_have_text("steady")
+    expect(page.locator(".connection")).to_have_text("live")
+
+    # Live numbers from the same websocket the live page reads.
+    off_the_loop(monitor.tick)
+    twin.record_requests("iris", 1, count=40, latency_ms=3)
+    time.sleep(RATE_WINDOW_S)
+    off_the_loop(monitor.tick)
+    expect(iris.locator('[data-metric="rate"]')).to_have_text("40")
+    expect(iris.locator('[data-metric="error-rate"]')).to_have_text("0 %")
+    expect(iris.locator('[data-metric="replicas"]')).to_contain_text("running")
+    expect(iris).to_contain_text("healthy")
+
+    # fraud's version fails to load on a replica: its row stands out, first, and says why.
+    failing = live_point(1, replicas_ready=1, replicas_failed=1, replica_states={"RUNNING": 1, "UNHEALTHY": 1})
+    message = {
+        "deployment": fraud_deployment.pk, "at": failing["at"], "step_s": 1, "stable_version": 1, "rollout": None,
+        "replica_states": {"RUNNING": 1, "UNHEALTHY": 1}, "versions": [failing],
+    }  # fmt: skip
+    off_the_loop(lambda: send_now(group_name("deployment", fraud_deployment.pk, "metrics"), "metrics", message))
+    expect(fraud_row).to_have_class(re.compile("row-problem"))
+    expect(fraud_row.locator('[data-problem="failing_version"]')).to_have_text("v1 failed to load on 1 of 2 replicas")
+    expect(fraud_row.locator('[data-problem="unhealthy_replicas"]')).to_have_text("1 replica is unhealthy")
+    expect(page.locator(".overview-table tbody tr").first).to_have_attribute("data-model", "fraud")
+    expect(page.get_by_text("1 needs attention")).to_be_visible()
+    screenshot("overview-1-live")
+
+    # Filters, kept in the URL.
+    page.get_by_label("State").select_option("rolling")
+    expect(overview_row(page, "fraud")).to_have_count(0)
+    expect(overview_row(page, "iris")).to_be_visible()
+    expect(page).to_have_url(re.compile(r"\?state=rolling$"))
+    page.get_by_label("State").select_option("problem")
+    expect(overview_row(page, "iris")).to_have_count(0)
+    expect(overview_row(page, "fraud")).to_be_visible()
+    page.get_by_label("Team").select_option("ml")
+    expect(page).to_have_url(re.compile(r"state=problem&team=ml$|team=ml&state=problem$"))
+    screenshot("overview-2-needs-attention")
+
+    # The model's link opens its live page.
+    page.get_by_role("link", name="fraud, live view").click()
+    expect(page).to_have_url(re.compile(rf"/deployments/{fraud_deployment.pk}$"))
+    expect(page.get_by_role("heading", name="fraud", level=1)).to_be_visible()
