@@ -1,14 +1,15 @@
 from django.contrib import admin
-from django.urls import include, path, re_path
+from django.urls import URLPattern, URLResolver, include, path, re_path
 from drf_spectacular.views import SpectacularAPIView, SpectacularRedocView, SpectacularSwaggerView
 
 from controlplane.accounts.admin_audit import admin_login
-from controlplane.api.views import api_not_found, healthz
+from controlplane.api.views import ServerInfoView, api_not_found, healthz
 from controlplane.frontend import CONSOLE_PATH, console
 from controlplane.monitoring.exposition import metrics_view
 from controlplane.registry.internal import artifact_download
 
-api_v1 = [
+api_v1: list[URLPattern | URLResolver] = [
+    path("info/", ServerInfoView.as_view(), name="server-info"),
     path("", include("controlplane.accounts.api.urls")),
     path("", include("controlplane.registry.api.urls")),
     path("", include("controlplane.rollouts.api.urls")),

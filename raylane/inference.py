@@ -2,10 +2,10 @@
 (`/v2/models/<name>/infer`). Inference never passes through the control plane, and the control plane's token is
 never sent to it; a deployment that requires a data-plane key takes it as `key`.
 
-Where the ingress listens: the REST API does not say, so the SDK does what the console does. The console shows
-inference URLs on the page's host with the port the server announces in its page
-(`<meta name="raylane-serve-port">`, RAYLANE_SERVE_PORT); when the page has none, the port is the default 8080.
-RAYLANE_SERVE_URL (or `serve_url=`) overrides this, e.g. behind a load balancer.
+Where the ingress listens: the server says (`GET /api/v1/info/`, its RAYLANE_SERVE_URL or its host on
+RAYLANE_SERVE_PORT). A server too old to say is asked the way the console page announces it
+(`<meta name="raylane-serve-port">`), else the port is the default 8080. RAYLANE_SERVE_URL (or `serve_url=`) on the
+client overrides both.
 """
 
 from __future__ import annotations
@@ -41,6 +41,11 @@ def serve_url_from_page(base: str, page: str | None) -> str:
 
 def discover_serve_url(http: httpx.Client, base: str) -> str:
     try:
+        info = http.get("/api/v1/info/")
+        body = decoded(info) if info.status_code == 200 else None
+        announced = body.get("serve_url") if isinstance(body, dict) else None
+        if isinstance(announced, str) and announced:
+            return announced.rstrip("/")
         response = http.get("/", headers={"Accept": "text/html"})
         page = response.text if response.status_code == 200 else None
     except httpx.HTTPError as exc:

@@ -1,5 +1,13 @@
+from django.conf import settings
 from django.db import connection
 from django.http import HttpRequest, JsonResponse
+from drf_spectacular.utils import extend_schema
+from rest_framework import serializers
+from rest_framework.request import Request
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from raylane import __version__
 
 
 def api_not_found(request: HttpRequest, *args: object, **kwargs: object) -> JsonResponse:
@@ -19,3 +27,29 @@ def healthz(request: HttpRequest) -> JsonResponse:
     with connection.cursor() as cursor:
         cursor.execute("SELECT 1")
     return JsonResponse({"status": "ok"})
+
+
+class ServerInfoSerializer(serializers.Serializer):
+    version = serializers.CharField(help_text="Raylane's version on this server")
+    serve_url = serializers.CharField(
+        help_text="Where inference goes (the Serve ingress): RAYLANE_SERVE_URL, else this host on RAYLANE_SERVE_PORT"
+    )
+    protocols = serializers.ListField(child=serializers.CharField(), help_text="Inference protocols the ingress speaks")
+
+
+class ServerInfoView(APIView):
+    """What a client needs to know about this server: its version and where inference requests go (they never pass
+    through the control plane)."""
+
+    @extend_schema(responses={200: ServerInfoSerializer})
+    def get(self, request: Request) -> Response:
+        return Response({"version": __version__, "serve_url": serve_url(request), "protocols": ["v1", "v2"]})
+
+
+def serve_url(request: Request) -> str:
+    if settings.RAYLANE_SERVE_URL:
+        return str(settings.RAYLANE_SERVE_URL).rstrip("/")
+    host = request.get_host()  # validated against ALLOWED_HOSTS; "name", "name:port", "[::1]" or "[::1]:port"
+    if not host.endswith("]"):
+        host = host.rsplit(":", 1)[0]
+    return f"{request.scheme}://{host}:{settings.RAYLANE_SERVE_PORT}"

@@ -274,6 +274,8 @@ LOGGING = {
 # Where Ray Serve listens for inference (its HTTP options are fixed once Serve runs).
 RAYLANE_SERVE_HOST = env("RAYLANE_SERVE_HOST", default="127.0.0.1")
 RAYLANE_SERVE_PORT = env.int("RAYLANE_SERVE_PORT", default=8080)
+# Where clients send inference when it is not this host on RAYLANE_SERVE_PORT (a load balancer): GET /api/v1/info/.
+RAYLANE_SERVE_URL = env.str("RAYLANE_SERVE_URL", default="")
 # "ray" drives the cluster at RAY_DASHBOARD_URL; "memory" is the in-process twin for fast control-plane tests.
 RAYLANE_SERVE_CLUSTER = env("RAYLANE_SERVE_CLUSTER", default="ray")
 # Replicas read artifacts from this folder when it is mounted on their node (the artifact root on one machine),

@@ -293,6 +293,26 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/v1/info/": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * @description What a client needs to know about this server: its version and where inference requests go (they never pass
+         *     through the control plane).
+         */
+        get: operations["info_retrieve"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/v1/models/": {
         parameters: {
             query?: never;
@@ -1599,6 +1619,14 @@ export interface components {
             version: number;
             points: components["schemas"]["Point"][];
         };
+        ServerInfo: {
+            /** @description Raylane's version on this server */
+            version: string;
+            /** @description Where inference goes (the Serve ingress): RAYLANE_SERVE_URL, else this host on RAYLANE_SERVE_PORT */
+            serve_url: string;
+            /** @description Inference protocols the ingress speaks */
+            protocols: string[];
+        };
         /**
          * @description * `raw` - raw
          *     * `rollup` - rollup
@@ -2226,6 +2254,25 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["RolloutDetail"];
+                };
+            };
+        };
+    };
+    info_retrieve: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ServerInfo"];
                 };
             };
         };
