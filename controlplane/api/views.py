@@ -35,15 +35,25 @@ class ServerInfoSerializer(serializers.Serializer):
         help_text="Where inference goes (the Serve ingress): RAYLANE_SERVE_URL, else this host on RAYLANE_SERVE_PORT"
     )
     protocols = serializers.ListField(child=serializers.CharField(), help_text="Inference protocols the ingress speaks")
+    token_default_days = serializers.IntegerField(help_text="A new API token's lifetime when none is asked for")
+    token_max_days = serializers.IntegerField(help_text="The longest lifetime a new API token may ask for")
 
 
 class ServerInfoView(APIView):
-    """What a client needs to know about this server: its version and where inference requests go (they never pass
-    through the control plane)."""
+    """What a client needs to know about this server: its version, where inference requests go (they never pass
+    through the control plane), and the lifetimes a new API token may have."""
 
     @extend_schema(responses={200: ServerInfoSerializer})
     def get(self, request: Request) -> Response:
-        return Response({"version": __version__, "serve_url": serve_url(request), "protocols": ["v1", "v2"]})
+        return Response(
+            {
+                "version": __version__,
+                "serve_url": serve_url(request),
+                "protocols": ["v1", "v2"],
+                "token_default_days": settings.RAYLANE_TOKEN_DEFAULT_DAYS,
+                "token_max_days": settings.RAYLANE_TOKEN_MAX_DAYS,
+            }
+        )
 
 
 def serve_url(request: Request) -> str:

@@ -10,6 +10,7 @@ pytestmark = pytest.mark.django_db
 
 def test_info_names_the_version_and_the_ingress_on_this_host(people, client_for, settings):
     settings.RAYLANE_SERVE_PORT = 18080
+    settings.RAYLANE_TOKEN_DEFAULT_DAYS, settings.RAYLANE_TOKEN_MAX_DAYS = 30, 90
     settings.ALLOWED_HOSTS = ["cp.example", "[::1]"]
     answer = client_for(people["viewer"]).get("/api/v1/info/", HTTP_HOST="cp.example:8443")
     assert answer.status_code == 200
@@ -17,6 +18,8 @@ def test_info_names_the_version_and_the_ingress_on_this_host(people, client_for,
         "version": raylane.__version__,
         "serve_url": "http://cp.example:18080",
         "protocols": ["v1", "v2"],
+        "token_default_days": 30,
+        "token_max_days": 90,
     }
     assert client_for(people["viewer"]).get("/api/v1/info/", HTTP_HOST="[::1]:8000").json()["serve_url"] == (
         "http://[::1]:18080"

@@ -2,6 +2,9 @@
 
 import { type UploadProgress, request, upload } from "./client";
 import type {
+  ApiToken,
+  ApiTokenCreated,
+  AuditEntry,
   Deployment,
   DeploymentEvent,
   MetricHistory,
@@ -10,6 +13,7 @@ import type {
   Page,
   Rollout,
   RolloutCommand,
+  ServerInfo,
   Team,
   User,
 } from "./types";
@@ -28,6 +32,7 @@ export interface NewModel {
 }
 
 export const api = {
+  info: () => request<ServerInfo>("GET", `${v1}/info/`),
   me: () => request<User>("GET", `${v1}/auth/me/`, undefined, { notifySessionEnd: false }),
   login: (username: string, password: string) =>
     request<User>("POST", `${v1}/auth/login/`, { username, password }, { notifySessionEnd: false }),
@@ -73,4 +78,13 @@ export const api = {
   },
   rolloutCommand: (rollout: number, command: RolloutCommand) =>
     request<Rollout>("POST", `${v1}/rollouts/${rollout}/${command}/`),
+
+  tokens: () => request<Page<ApiToken>>("GET", `${v1}/tokens/?ordering=-created_at&page_size=${WHOLE_LIST}`),
+  /** The answer carries the key, the one time the server ever sends it. */
+  createToken: (name: string, expiresInDays: number) =>
+    request<ApiTokenCreated>("POST", `${v1}/tokens/`, { name, expires_in_days: expiresInDays }),
+  revokeToken: (id: number) => request<void>("DELETE", `${v1}/tokens/${id}/`),
+
+  /** One page of the audit log; `query` is the filters and page as a query string (pages/audit/filters.ts). */
+  audit: (query: string) => request<Page<AuditEntry>>("GET", `${v1}/audit/${query ? `?${query}` : ""}`),
 };

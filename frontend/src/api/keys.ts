@@ -3,6 +3,7 @@
 
 export const keys = {
   me: ["me"] as const,
+  info: ["info"] as const,
   teams: ["teams"] as const,
   models: {
     all: ["models"] as const,
@@ -19,5 +20,10 @@ export const keys = {
   rollouts: {
     all: ["rollouts"] as const,
     latestOf: (deployment: number) => ["rollouts", "latest-of", deployment] as const,
+  },
+  tokens: ["tokens"] as const,
+  audit: {
+    all: ["audit"] as const,
+    list: (query: string) => ["audit", "list", { query }] as const,
   },
 };

@@ -6,7 +6,7 @@ import { useMutation, useQuery, useQueryClient } from "@tanstack/react-query";
 import { ApiError } from "./client";
 import { type NewModel, api } from "./endpoints";
 import { keys } from "./keys";
-import type { Deployment, Rollout, RolloutCommand, User } from "./types";
+import type { ApiToken, Deployment, Page, Rollout, RolloutCommand, User } from "./types";
 
 /** The signed-in user, or null when there is no session (the login form shows). */
 export function useMe() {
@@ -23,6 +23,11 @@ export function useMe() {
     staleTime: Infinity,
     retry: false,
   });
+}
+
+/** The server's version, inference URL and token lifetimes: fixed while the page lives. */
+export function useServerInfo() {
+  return useQuery({ queryKey: keys.info, queryFn: api.info, staleTime: Infinity });
 }
 
 export function useTeams() {
@@ -126,5 +131,62 @@ export function useRolloutCommand() {
     },
     // A promote or an abort can change what serves: every view of deployments refreshes.
     onSettled: () => client.invalidateQueries({ queryKey: keys.deployments.all }),
+  });
+}
+
+export function useTokens() {
+  return useQuery({ queryKey: keys.tokens, queryFn: api.tokens });
+}
+
+export function useCreateToken() {
+  const client = useQueryClient();
+  return useMutation({
+    mutationFn: ({ name, expiresInDays }: { name: string; expiresInDays: number }) =>
+      api.createToken(name, expiresInDays),
+    onSettled: () =>
+      Promise.all([
+        client.invalidateQueries({ queryKey: keys.tokens }),
+        client.invalidateQueries({ queryKey: keys.audit.all }),
+      ]),
+  });
+}
+
+/** Revoke a token: the list shows it revoked at once and goes back if the server refuses. */
+export function useRevokeToken() {
+  const client = useQueryClient();
+  return useMutation({
+    mutationFn: (id: number) => api.revokeToken(id),
+    onMutate: async (id) => {
+      await client.cancelQueries({ queryKey: keys.tokens });
+      const before = client.getQueryData<Page<ApiToken>>(keys.tokens);
+      client.setQueryData<Page<ApiToken>>(keys.tokens, (current) =>
+        current
+          ? {
+              ...current,
+              results: current.results.map((token) =>
+                token.id === id ? { ...token, is_active: false, revoked_at: new Date().toISOString() } : token,
+              ),
+            }
+          : current,
+      );
+      return { before };
+    },
+    onError: (_error, _id, context) => {
+      if (context?.before) client.setQueryData(keys.tokens, context.before);
+    },
+    onSettled: () =>
+      Promise.all([
+        client.invalidateQueries({ queryKey: keys.tokens }),
+        client.invalidateQueries({ queryKey: keys.audit.all }),
+      ]),
+  });
+}
+
+/** One page of the audit log for `query` (filters and page, as pages/audit/filters.ts builds it). */
+export function useAudit(query: string) {
+  return useQuery({
+    queryKey: keys.audit.list(query),
+    queryFn: () => api.audit(query),
+    placeholderData: (previous) => previous, // the last page stays while the next one loads
   });
 }

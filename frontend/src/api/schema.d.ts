@@ -301,8 +301,8 @@ export interface paths {
             cookie?: never;
         };
         /**
-         * @description What a client needs to know about this server: its version and where inference requests go (they never pass
-         *     through the control plane).
+         * @description What a client needs to know about this server: its version, where inference requests go (they never pass
+         *     through the control plane), and the lifetimes a new API token may have.
          */
         get: operations["info_retrieve"];
         put?: never;
@@ -1626,6 +1626,10 @@ export interface components {
             serve_url: string;
             /** @description Inference protocols the ingress speaks */
             protocols: string[];
+            /** @description A new API token's lifetime when none is asked for */
+            token_default_days: number;
+            /** @description The longest lifetime a new API token may ask for */
+            token_max_days: number;
         };
         /**
          * @description * `raw` - raw

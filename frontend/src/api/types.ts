@@ -25,6 +25,11 @@ export type Rollout = Schemas["Rollout"];
 export type RolloutDetail = Schemas["RolloutDetail"];
 export type RolloutPhase = Schemas["PhaseEnum"];
 export type RolloutCommand = Schemas["AllowedCommandsEnum"];
+export type ApiToken = Schemas["ApiToken"];
+export type ApiTokenCreated = Schemas["ApiTokenCreated"];
+export type AuditEntry = Schemas["AuditEntry"];
+export type AuditAction = Schemas["ActionEnum"];
+export type ServerInfo = Schemas["ServerInfo"];
 
 export interface Page<T> {
   count: number;

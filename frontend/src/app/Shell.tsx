@@ -104,6 +104,8 @@ function TopBar({ user, onLoggedOut }: { user: User; onLoggedOut: () => void }) 
             Overview
           </NavLink>
           <NavLink to={paths.models()}>Models</NavLink>
+          <NavLink to={paths.tokens()}>API tokens</NavLink>
+          <NavLink to={paths.audit()}>Audit log</NavLink>
         </nav>
         <div className="user">
           <span className="user-name" title={teams || (user.is_superuser ? "site admin" : "no team yet")}>

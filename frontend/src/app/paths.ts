@@ -5,4 +5,6 @@ export const paths = {
   models: () => "/models",
   model: (name: string) => `/models/${encodeURIComponent(name)}`,
   deployment: (id: number) => `/deployments/${id}`,
+  tokens: () => "/tokens",
+  audit: (query = "") => (query ? `/audit?${query}` : "/audit"),
 };

@@ -3,11 +3,13 @@
 
 import type { RouteObject } from "react-router";
 
+import { AuditPage } from "../pages/audit/AuditPage";
 import { DeploymentPage } from "../pages/deployment/DeploymentPage";
 import { ModelPage } from "../pages/model/ModelPage";
 import { ModelsPage } from "../pages/models/ModelsPage";
 import { NotFoundPage } from "../pages/NotFoundPage";
 import { OverviewPage } from "../pages/overview/OverviewPage";
+import { TokensPage } from "../pages/tokens/TokensPage";
 import { Shell } from "./Shell";
 
 export const routes: RouteObject[] = [
@@ -18,6 +20,8 @@ export const routes: RouteObject[] = [
       { path: "models", element: <ModelsPage /> },
       { path: "models/:name", element: <ModelPage /> },
       { path: "deployments/:id", element: <DeploymentPage /> },
+      { path: "tokens", element: <TokensPage /> },
+      { path: "audit", element: <AuditPage /> },
       { path: "*", element: <NotFoundPage /> },
     ],
   },
