@@ -1,16 +1,16 @@
-import { type FormEvent, useEffect, useRef, useState } from "react";
+import { type FormEvent, useEffect, useState } from "react";
 import { useNavigate } from "react-router";
 
-import { ApiError, errorMessage } from "../../api/client";
+import { errorMessage } from "../../api/client";
 import { useCreateModel, useTeams } from "../../api/queries";
 import { paths } from "../../app/paths";
 import { useUser } from "../../app/user";
 import { Field } from "../../components/Field";
 import { Notice } from "../../components/Notice";
 import { useToast } from "../../components/Toasts";
+import { useFormErrors } from "../../components/useFormErrors";
 
 const FIELDS = ["name", "team", "description", "tags"] as const;
-type FieldName = (typeof FIELDS)[number];
 
 /** Name, team, description and tags; the API's errors shown at their fields. */
 export function NewModelForm({ onClose }: { onClose: () => void }) {
@@ -23,9 +23,7 @@ export function NewModelForm({ onClose }: { onClose: () => void }) {
   const [team, setTeam] = useState("");
   const [description, setDescription] = useState("");
   const [tags, setTags] = useState("");
-  const [errors, setErrors] = useState<Partial<Record<FieldName, string[]>>>({});
-  const [formError, setFormError] = useState<string | null>(null);
-  const form = useRef<HTMLFormElement>(null);
+  const { errors, formError, form, clear, show } = useFormErrors(FIELDS);
 
   const writable = (teams.data?.results ?? []).filter(
     (candidate) => user.is_superuser || candidate.my_role === "deployer" || candidate.my_role === "admin",
@@ -36,14 +34,10 @@ export function NewModelForm({ onClose }: { onClose: () => void }) {
   useEffect(() => {
     form.current?.querySelector("input")?.focus();
   }, []);
-  useEffect(() => {
-    form.current?.querySelector<HTMLElement>("[aria-invalid=true]")?.focus();
-  }, [errors]);
 
   const submit = async (event: FormEvent) => {
     event.preventDefault();
-    setErrors({});
-    setFormError(null);
+    clear();
     try {
       const model = await create.mutateAsync({
         name: name.trim(),
@@ -57,18 +51,7 @@ export function NewModelForm({ onClose }: { onClose: () => void }) {
       toast({ kind: "success", message: `Created model ${model.name}. Upload its first version.` });
       navigate(paths.model(model.name));
     } catch (error) {
-      if (!(error instanceof ApiError)) {
-        setFormError(errorMessage(error));
-        return;
-      }
-      const placed: Partial<Record<FieldName, string[]>> = {};
-      const unplaced: string[] = [];
-      for (const [key, messages] of error.fieldErrors()) {
-        if ((FIELDS as readonly string[]).includes(key)) placed[key as FieldName] = messages;
-        else unplaced.push(...messages);
-      }
-      setErrors(placed);
-      if (Object.keys(placed).length === 0 || unplaced.length) setFormError(unplaced.join(" ") || error.message);
+      show(error);
     }
   };
 

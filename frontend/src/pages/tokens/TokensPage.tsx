@@ -1,7 +1,7 @@
 import { type FormEvent, useEffect, useRef, useState } from "react";
 import { Link } from "react-router";
 
-import { ApiError, errorMessage } from "../../api/client";
+import { errorMessage } from "../../api/client";
 import { useCreateToken, useRevokeToken, useServerInfo, useTokens } from "../../api/queries";
 import type { ApiToken, ApiTokenCreated } from "../../api/types";
 import { paths } from "../../app/paths";
@@ -12,6 +12,7 @@ import { Notice } from "../../components/Notice";
 import { type Column, Table } from "../../components/Table";
 import { DateTime } from "../../components/Time";
 import { useToast } from "../../components/Toasts";
+import { useFormErrors } from "../../components/useFormErrors";
 import { useDocumentTitle } from "../../components/useDocumentTitle";
 import { plural } from "../../lib/format";
 import { tokenState } from "./tokenState";
@@ -27,7 +28,6 @@ interface TokenBounds {
 }
 
 const FIELDS = ["name", "expires_in_days"] as const;
-type FieldName = (typeof FIELDS)[number];
 
 /** The key, shown the one time the server sends it, until the reader says it is stored. */
 function NewKeyPanel({ token, onDone }: { token: ApiTokenCreated; onDone: () => void }) {
@@ -78,35 +78,18 @@ function NewTokenForm({ bounds, onCreated }: { bounds: TokenBounds; onCreated: (
   const create = useCreateToken();
   const [name, setName] = useState("");
   const [days, setDays] = useState(String(bounds.defaultDays));
-  const [errors, setErrors] = useState<Partial<Record<FieldName, string[]>>>({});
-  const [formError, setFormError] = useState<string | null>(null);
-  const form = useRef<HTMLFormElement>(null);
-  useEffect(() => {
-    form.current?.querySelector<HTMLElement>("[aria-invalid=true]")?.focus();
-  }, [errors]);
+  const { errors, formError, form, clear, show } = useFormErrors(FIELDS);
 
   const submit = async (event: FormEvent) => {
     event.preventDefault();
-    setErrors({});
-    setFormError(null);
+    clear();
     try {
       const token = await create.mutateAsync({ name: name.trim(), expiresInDays: Number(days) });
       setName("");
       setDays(String(bounds.defaultDays));
       onCreated(token);
     } catch (error) {
-      if (!(error instanceof ApiError)) {
-        setFormError(errorMessage(error));
-        return;
-      }
-      const placed: Partial<Record<FieldName, string[]>> = {};
-      const unplaced: string[] = [];
-      for (const [key, messages] of error.fieldErrors()) {
-        if ((FIELDS as readonly string[]).includes(key)) placed[key as FieldName] = messages;
-        else unplaced.push(...messages);
-      }
-      setErrors(placed);
-      if (Object.keys(placed).length === 0 || unplaced.length) setFormError(unplaced.join(" ") || error.message);
+      show(error);
     }
   };
 
