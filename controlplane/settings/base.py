@@ -241,7 +241,7 @@ SPECTACULAR_SETTINGS = {
     "REDOC_DIST": "SIDECAR",
     "COMPONENT_SPLIT_REQUEST": True,
     "SCHEMA_PATH_PREFIX": "/api/v1",
-    "ENUM_NAME_OVERRIDES": {},
+    "ENUM_NAME_OVERRIDES": {"RoleEnum": "controlplane.accounts.choices.Role"},  # one enum for every role field
 }
 
 # --- Celery ---------------------------------------------------------------------------------------------------

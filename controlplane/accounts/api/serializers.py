@@ -4,6 +4,7 @@ from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import User as AuthUser  # settings.AUTH_USER_MODEL, named for annotations
 from django.db.models import QuerySet
+from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 from rest_framework.validators import UniqueValidator
 
@@ -28,6 +29,7 @@ class TeamSerializer(serializers.ModelSerializer):
         fields = ["slug", "name", "my_role", "created_at"]
         read_only_fields = ["created_at"]
 
+    @extend_schema_field(serializers.ChoiceField(choices=Role.choices, allow_null=True))
     def get_my_role(self, team: Team) -> str | None:
         request = self.context.get("request")
         if request is None:
@@ -138,6 +140,13 @@ class CsrfTokenSerializer(serializers.Serializer):
     csrf_token = serializers.CharField(read_only=True, help_text="Also in the csrftoken cookie; send as X-CSRFToken")
 
 
+class TeamRoleSerializer(serializers.Serializer):
+    """One of the user's teams and their role in it."""
+
+    team = serializers.CharField(help_text="The team's slug")
+    role = serializers.ChoiceField(choices=Role.choices)
+
+
 class UserSerializer(serializers.ModelSerializer):
     email = serializers.CharField(read_only=True, help_text="May be empty")
     teams = serializers.SerializerMethodField()
@@ -147,6 +156,7 @@ class UserSerializer(serializers.ModelSerializer):
         fields = ["id", "username", "email", "is_superuser", "teams"]
         read_only_fields = fields
 
+    @extend_schema_field(TeamRoleSerializer(many=True))
     def get_teams(self, user: AuthUser) -> list[dict[str, str]]:
         return [{"team": m.team.slug, "role": m.role} for m in user.memberships.select_related("team")]
 

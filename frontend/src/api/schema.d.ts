@@ -1203,6 +1203,8 @@ export interface components {
             /** @description Overrides the detected input/output signature */
             signature?: unknown;
         };
+        /** @enum {unknown} */
+        NullEnum: null;
         /**
          * @description * `rollback` - Roll back
          *     * `pause` - Pause
@@ -1662,7 +1664,7 @@ export interface components {
         Team: {
             slug: string;
             name: string;
-            readonly my_role: string | null;
+            readonly my_role: (components["schemas"]["RoleEnum"] | components["schemas"]["NullEnum"]) | null;
             /** Format: date-time */
             readonly created_at: string;
         };
@@ -1710,6 +1712,12 @@ export interface components {
             slug: string;
             name: string;
         };
+        /** @description One of the user's teams and their role in it. */
+        TeamRole: {
+            /** @description The team's slug */
+            team: string;
+            role: components["schemas"]["RoleEnum"];
+        };
         User: {
             readonly id: number;
             /** @description Required. 150 characters or fewer. Letters, digits and @/./+/-/_ only. */
@@ -1721,9 +1729,7 @@ export interface components {
              * @description Designates that this user has all permissions without explicitly assigning them.
              */
             readonly is_superuser: boolean;
-            readonly teams: {
-                [key: string]: string;
-            }[];
+            readonly teams: components["schemas"]["TeamRole"][];
         };
         /**
          * @description * `valid` - Valid

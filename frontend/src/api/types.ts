@@ -6,12 +6,9 @@ import type { components } from "./schema";
 type Schemas = components["schemas"];
 
 export type Role = Schemas["RoleEnum"];
-/** The schema types `User.teams` as string maps (a method field); the server sends one of these per team. */
-export interface Membership {
-  team: string;
-  role: Role;
-}
-export type User = Omit<Schemas["User"], "teams"> & { readonly teams: Membership[] };
+/** One of the signed-in user's teams and their role in it. */
+export type Membership = Schemas["TeamRole"];
+export type User = Schemas["User"];
 export type Team = Schemas["Team"];
 export type Model = Schemas["Model"];
 export type ModelVersion = Schemas["ModelVersion"];
