@@ -11,9 +11,9 @@ import time
 
 import pytest
 
-from controlplane.rollouts.models import Deployment, Rollout, RolloutPolicy
+from controlplane.rollouts.models import Rollout
 from controlplane.rollouts.services import rollout_tick
-from tests import factories
+from tests.integration.rollouts.conftest import start_canary
 
 pytestmark = pytest.mark.django_db
 
@@ -21,32 +21,8 @@ ANALYSIS = {"interval_s": 1, "min_requests": 20, "max_error_rate": 0.05, "max_p9
 
 
 @pytest.fixture
-def world(people, twin, committed):
-    model = factories.make_model(people["team"], "iris")
-    for number in (1, 2):
-        factories.make_version(model, number)
-    policy = RolloutPolicy.objects.create(
-        team=people["team"],
-        name="canary",
-        strategy="canary",
-        steps=[{"weight": 10, "pause_s": 0}, {"weight": 100, "pause_s": 0}],
-        analysis=ANALYSIS,
-    )
-    deployment = committed(
-        Deployment.objects.create, team=people["team"], model=model, stable_version=model.versions.get(version=1)
-    )
-    return {"deployment": deployment, "policy": policy, "client": factories.client_for(people["deployer"])}
-
-
-def started(world, committed) -> int:
-    response = committed(
-        world["client"].post,
-        f"/api/v1/deployments/{world['deployment'].pk}/rollouts/",
-        {"version": 2, "policy": world["policy"].pk},
-        format="json",
-    )
-    assert response.status_code == 201, response.json()
-    return response.json()["id"]
+def world(canary_world):
+    return canary_world(first_weight=10, analysis=ANALYSIS)
 
 
 def analyses(rollout_id: int) -> list:
@@ -56,7 +32,7 @@ def analyses(rollout_id: int) -> list:
 def test_a_quiet_canary_accumulates_its_requests_instead_of_pausing(world, twin, monitor, committed):
     """8 candidate requests a second at 10%, 20 needed: the old window (consumed by each inconclusive analysis) saw
     8 every time and paused the rollout; the window now stays open until 20 are in, then judges them all once."""
-    rollout_id = started(world, committed)
+    rollout_id = start_canary(world, committed)
     monitor.tick()  # the counters' baseline
     recorded = 0
     for _ in range(12):
@@ -87,7 +63,7 @@ def test_the_first_analysis_of_a_step_reads_requests_at_the_new_weight(world, tw
     """The samples taken while the candidate served 0% are behind the window when it starts serving, and the first
     analysis waits a whole interval of requests at the new weight: it never judges (or says "0 requests" of) a
     candidate by the time before traffic reached it."""
-    rollout_id = started(world, committed)
+    rollout_id = start_canary(world, committed)
     monitor.tick()
     pending_stable = 0
     for tick in range(6):  # the pending phase: stable traffic only, sampled, then the candidate is ready and stepped

@@ -7,30 +7,17 @@ import time
 
 import pytest
 
-from controlplane.rollouts.models import Deployment, Rollout, RolloutPolicy
+from controlplane.rollouts.models import Deployment, Rollout
 from controlplane.rollouts.services import rollout_tick
-from tests import factories
+from tests.integration.rollouts.conftest import start_canary
 
 pytestmark = pytest.mark.django_db
 
 
 @pytest.fixture
-def world(people, twin, django_capture_on_commit_callbacks):
-    model = factories.make_model(people["team"], "iris")
-    for number in (1, 2):
-        factories.make_version(model, number)
-    policy = RolloutPolicy.objects.create(
-        team=people["team"],
-        name="canary",
-        strategy="canary",
-        steps=[{"weight": 20, "pause_s": 0}, {"weight": 100, "pause_s": 0}],
-        analysis={"interval_s": 1, "min_requests": 10, "max_error_rate": 0.05, "max_p99_ms": 500},
-    )
-    with django_capture_on_commit_callbacks(execute=True):
-        deployment = Deployment.objects.create(
-            team=people["team"], model=model, stable_version=model.versions.get(version=1)
-        )
-    return {"deployment": deployment, "policy": policy, "client": factories.client_for(people["deployer"])}
+def world(canary_world):
+    analysis = {"interval_s": 1, "min_requests": 10, "max_error_rate": 0.05, "max_p99_ms": 500}
+    return canary_world(first_weight=20, analysis=analysis)
 
 
 def flood_and_tick(rollout_id, twin, monitor, *, healthy: bool, limit: int = 20) -> Rollout:
@@ -55,34 +42,19 @@ def flood_and_tick(rollout_id, twin, monitor, *, healthy: bool, limit: int = 20)
     raise AssertionError(f"the rollout did not finish: {Rollout.objects.get(pk=rollout_id).phase}")
 
 
-def start(world, django_capture_on_commit_callbacks) -> int:
-    with django_capture_on_commit_callbacks(execute=True):
-        response = world["client"].post(
-            f"/api/v1/deployments/{world['deployment'].pk}/rollouts/",
-            {"version": 2, "policy": world["policy"].pk},
-            format="json",
-        )
-    assert response.status_code == 201, response.json()
-    return response.json()["id"]
-
-
 def test_pinned_request_flood_with_malformed_bodies_does_not_roll_back_a_healthy_canary(
-    world, twin, monitor, django_capture_on_commit_callbacks
+    world, twin, monitor, committed
 ):
-    rollout_id = start(world, django_capture_on_commit_callbacks)
-    with django_capture_on_commit_callbacks(execute=True):
-        rollout = flood_and_tick(rollout_id, twin, monitor, healthy=True)
+    rollout_id = start_canary(world, committed)
+    rollout = committed(flood_and_tick, rollout_id, twin, monitor, healthy=True)
     assert rollout.phase == "succeeded", [e.message for e in rollout.events.all()]
     assert Deployment.objects.get().stable_version.version == 2
     analyses = [e for e in rollout.events.all() if e.kind == "analysis"]
     assert analyses and all(e.data["candidate_errors"] == 0 for e in analyses), [e.data for e in analyses]
 
 
-def test_the_flood_does_not_hide_a_candidate_that_fails_the_split(
-    world, twin, monitor, django_capture_on_commit_callbacks
-):
-    rollout_id = start(world, django_capture_on_commit_callbacks)
-    with django_capture_on_commit_callbacks(execute=True):
-        rollout = flood_and_tick(rollout_id, twin, monitor, healthy=False)
+def test_the_flood_does_not_hide_a_candidate_that_fails_the_split(world, twin, monitor, committed):
+    rollout_id = start_canary(world, committed)
+    rollout = committed(flood_and_tick, rollout_id, twin, monitor, healthy=False)
     assert rollout.phase == "failed"
     assert Deployment.objects.get().stable_version.version == 1

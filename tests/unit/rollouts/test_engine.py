@@ -24,20 +24,10 @@ from controlplane.rollouts.engine import (
     analyse,
     start,
 )
-from controlplane.rollouts.statistics import Histogram, Names
-from serving.histogram import LATENCY_BOUNDARIES_MS
-from serving.histogram import Histogram as ServerHistogram
+from controlplane.rollouts.statistics import Histogram
 
-BOUNDS = tuple(float(bound) for bound in LATENCY_BOUNDARIES_MS)
-NAMES = Names(candidate="v2", stable="v1")
-
-
-def latency(values_ms) -> Histogram:
-    """Latencies bucketed as the model server buckets them."""
-    server = ServerHistogram()
-    for value in values_ms:
-        server.observe(value)
-    return Histogram(BOUNDS, tuple(server.buckets))
+from .latencies import BOUNDS, NAMES
+from .latencies import bucketed as latency
 
 
 def served(

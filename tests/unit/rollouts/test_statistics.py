@@ -14,7 +14,6 @@ from scipy import stats as scipy_stats
 
 from controlplane.rollouts.statistics import (
     Histogram,
-    Names,
     Outcome,
     agreement_verdict,
     binomial_tail,
@@ -26,20 +25,9 @@ from controlplane.rollouts.statistics import (
     two_proportion_greater,
     wilson_interval,
 )
-from serving.histogram import LATENCY_BOUNDARIES_MS
-from serving.histogram import Histogram as ServerHistogram
 from serving.histogram import quantile as server_quantile
 
-BOUNDS = tuple(float(bound) for bound in LATENCY_BOUNDARIES_MS)
-NAMES = Names(candidate="v2", stable="v1")
-
-
-def bucketed(latencies_ms) -> Histogram:
-    """Latencies as the model server counts them: per bucket, the top one open-ended."""
-    server = ServerHistogram()
-    for latency in latencies_ms:
-        server.observe(latency)
-    return Histogram(BOUNDS, tuple(server.buckets))
+from .latencies import BOUNDS, NAMES, bucketed
 
 
 def lognormal(rng: random.Random, median_ms: float, n: int, sigma: float = 0.5) -> list[float]:
